@@ -1,0 +1,1 @@
+"""Machinery shared by every simulator: world, clock, faults, journal, mailbox, keys, serving."""

@@ -1,0 +1,84 @@
+"""The identity provider's user directory (a CyberArk-Identity-like tenant): users and roles."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from faker import Faker
+
+from sims.idp.config import DirectoryConfig
+
+DEPARTMENTS = ["Sales", "Engineering", "Finance", "Marketing", "IT", "Legal", "Support", "Operations"]
+
+
+@dataclass
+class User:
+    login: str
+    email: str
+    display_name: str
+    first_name: str
+    last_name: str
+    department: str | None
+    password: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+class Directory:
+    def __init__(self, config: DirectoryConfig) -> None:
+        self.config = config
+        self.reset()
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def reset(self) -> None:
+        self.users: dict[str, User] = {}
+        self.roles: dict[str, list[str]] = {r.name: list(r.members) for r in self.config.roles}
+        for u in self.config.users:
+            first = u.first_name or u.login.split("@")[0].split(".")[0].title()
+            last = u.last_name or ""
+            self.users[u.login] = User(
+                login=u.login,
+                email=u.email or u.login,
+                display_name=u.display_name or f"{first} {last}".strip(),
+                first_name=first,
+                last_name=last,
+                department=u.department,
+                password=u.password,
+                attributes=dict(u.attributes),
+            )
+        if self.config.generate:
+            self._generate()
+
+    def _generate(self) -> None:
+        """Bulk users from faker with a fixed seed: the same names on every machine."""
+        gen = self.config.generate
+        fake = Faker("en_US")
+        fake.seed_instance(gen.seed)
+        for role in gen.roles:
+            self.roles.setdefault(role, [])
+        made = 0
+        while made < gen.count:
+            first, last = fake.first_name(), fake.last_name()
+            login = f"{first}.{last}".lower().replace("'", "") + f"@{gen.domain}"
+            if login in self.users:
+                login = login.replace("@", f"{made}@")
+            dept = DEPARTMENTS[fake.random_int(0, len(DEPARTMENTS) - 1)]
+            self.users[login] = User(
+                login, login, f"{first} {last}", first, last, dept, fake.password(length=14)
+            )
+            if gen.roles:
+                self.roles[gen.roles[made % len(gen.roles)]].append(login)
+            made += 1
+
+    def authenticate(self, login: str, password: str) -> User | None:
+        user = self.users.get(login)
+        return user if user is not None and user.password == password else None
+
+    def export(self) -> dict:
+        return {"users": [asdict(u) for u in self.users.values()], "roles": self.roles}
+
+    def load(self, state: dict) -> None:
+        self.users = {u["login"]: User(**u) for u in state["users"]}
+        self.roles = {k: list(v) for k, v in state["roles"].items()}

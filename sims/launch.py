@@ -1,0 +1,125 @@
+"""From settings to a runtime: which sims, which ports and URLs, bound sockets."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sims import registry
+from sims.core.runtime import Runtime
+from sims.core.serve import WorldServer, bind
+from sims.world import DEFAULT_WORLD, World, load_world
+
+
+class SettingsError(ValueError):
+    """A bad flag or environment value; the message says which."""
+
+
+@dataclass
+class Settings:
+    world: str | None = None
+    host: str = "127.0.0.1"
+    advertise_host: str | None = None
+    base_port: int | None = None
+    ports: dict[str, int] = field(default_factory=dict)  # 0 = any free port
+    only: list[str] | None = None
+    clock: Literal["real", "frozen"] | None = None
+    control_token: str | None = None
+    log_level: str = "warning"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def selected_sims(only: list[str] | None) -> list[str]:
+    if not only:
+        return list(registry.SIMS)
+    unknown = [n for n in only if n not in registry.SIMS]
+    if unknown:
+        raise SettingsError(f"unknown sim {unknown[0]!r} in --only (available: {', '.join(registry.SIMS)})")
+    return [n for n in registry.SIMS if n in only]
+
+
+def resolve_ports(settings: Settings, names: list[str]) -> dict[str, int]:
+    defaults = registry.default_ports(settings.base_port)
+    for name in settings.ports:
+        if name != "control" and name not in registry.SIMS:
+            raise SettingsError(f"unknown service {name!r} in --port (use control or a sim name)")
+    return {n: settings.ports.get(n, defaults[n]) for n in ["control", *names]}
+
+
+def urls_for(ports: dict[str, int], settings: Settings) -> dict[str, str]:
+    host = settings.advertise_host or (
+        "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    )
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return {n: f"http://{host}:{p}" for n, p in ports.items()}
+
+
+def load(settings: Settings) -> tuple[World, str]:
+    path = settings.world
+    world = load_world(path)
+    return world, str(Path(path)) if path else f"(embedded default world {DEFAULT_WORLD.name})"
+
+
+def control_token_for(settings: Settings) -> str | None:
+    """A token is required whenever the control plane listens beyond loopback."""
+    if settings.control_token:
+        return settings.control_token
+    return None if is_loopback(settings.host) else secrets.token_urlsafe(24)
+
+
+def plan(settings: Settings) -> Runtime:
+    """A runtime with the URLs it would have, without binding anything (``sims world``)."""
+    world, source = load(settings)
+    names = selected_sims(settings.only)
+    ports = resolve_ports(settings, names)
+    return Runtime(
+        world,
+        {n: registry.sim_class(n) for n in names},
+        urls_for(ports, settings),
+        clock_mode=settings.clock,
+        control_token=control_token_for(settings),
+        source=source,
+    )
+
+
+def open_world(settings: Settings) -> WorldServer:
+    """Bind every port (0 = free port), build the runtime with the real URLs, ready to serve."""
+    world, source = load(settings)
+    names = selected_sims(settings.only)
+    ports = resolve_ports(settings, names)
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for name, port in ports.items():
+            try:
+                sockets[name] = bind(settings.host, port)
+            except OSError as err:
+                raise SettingsError(
+                    f"cannot listen on {settings.host}:{port} for {name}: {err.strerror}"
+                ) from None
+    except SettingsError:
+        for s in sockets.values():
+            s.close()
+        raise
+    bound = {name: s.getsockname()[1] for name, s in sockets.items()}
+    runtime = Runtime(
+        world,
+        {n: registry.sim_class(n) for n in names},
+        urls_for(bound, settings),
+        clock_mode=settings.clock,
+        control_token=control_token_for(settings),
+        source=source,
+    )
+    return WorldServer(runtime, sockets, log_level=settings.log_level)
