@@ -25,7 +25,7 @@ def zia_scope_claim(claims: dict) -> list[str]:
 
 def test_every_flavour_issues_a_token_zia_can_read(sims):
     world = sims.info
-    tenant = world["declared"]["zia"]["tenants"][0]
+    tenant = world["sims"]["zia"]["tenants"][0]
     expected_scope = f"{tenant['cloud']}::{tenant['org_id']}::Mimecast_Threat_Share"
     flavours = {}
     for server in world["sims"]["idp"]["authorization_servers"]:

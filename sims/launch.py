@@ -55,7 +55,9 @@ def resolve_ports(settings: Settings, names: list[str]) -> dict[str, int]:
     for name in settings.ports:
         if name != "control" and name not in registry.SIMS:
             raise SettingsError(f"unknown service {name!r} in --port (use control or a sim name)")
-    return {n: settings.ports.get(n, defaults[n]) for n in ["control", *names]}
+    # every sim gets a URL, running here or not: a sim that runs elsewhere (one container per sim)
+    # is still reachable at its port, and other sims may need to call or trust it
+    return {n: settings.ports.get(n, defaults[n]) for n in defaults}
 
 
 def urls_for(ports: dict[str, int], settings: Settings) -> dict[str, str]:
@@ -102,7 +104,8 @@ def open_world(settings: Settings) -> WorldServer:
     ports = resolve_ports(settings, names)
     sockets: dict[str, socket.socket] = {}
     try:
-        for name, port in ports.items():
+        for name in ["control", *names]:
+            port = ports[name]
             try:
                 sockets[name] = bind(settings.host, port)
             except OSError as err:
@@ -113,7 +116,7 @@ def open_world(settings: Settings) -> WorldServer:
         for s in sockets.values():
             s.close()
         raise
-    bound = {name: s.getsockname()[1] for name, s in sockets.items()}
+    bound = {**ports, **{name: s.getsockname()[1] for name, s in sockets.items()}}
     runtime = Runtime(
         world,
         {n: registry.sim_class(n) for n in names},

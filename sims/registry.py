@@ -13,7 +13,8 @@ from sims.core.sim import Sim
 CONTROL_PORT = 7400
 SIMS: dict[str, tuple[str, int]] = {
     "idp": ("sims.idp.sim:IdpSim", 7401),
-    # zia 7402, zpa 7403 and mimecast 7404 register here when they exist.
+    "zia": ("sims.zia.sim:ZiaSim", 7402),
+    # zpa 7403 and mimecast 7404 register here when they exist.
 }
 
 

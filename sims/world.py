@@ -8,15 +8,15 @@ credentials shared between services (an OAuth scope naming a ZIA org, say) live 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from sims.core.worldfile import Strict, load_world_file
 from sims.idp.config import IdpConfig
+from sims.zia.config import ZiaConfig
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.yaml")
 
@@ -31,33 +31,6 @@ class LimitsConfig(Strict):
     journal_body_bytes: int = Field(default=4096, ge=0, le=1_048_576)
     mailbox_messages: int = Field(default=1_000, ge=10, le=1_000_000)
     max_request_bytes: int = Field(default=10 * 1_048_576, ge=1024)
-
-
-class ZiaAdmin(Strict):
-    username: str
-    password: str
-    api_key: str = Field(description="the 12-character API key the legacy session obfuscates")
-    role: str = "Super Admin"
-
-    @field_validator("api_key")
-    @classmethod
-    def _twelve(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9]{12}", v):
-            raise ValueError("a ZIA API key is 12 letters or digits")
-        return v
-
-
-class ZiaTenant(Strict):
-    cloud: str = Field(description="cloud domain, e.g. zscloud.net")
-    org_id: int
-    name: str
-    domains: list[str] = Field(default_factory=list)
-    admins: list[ZiaAdmin] = Field(default_factory=list)
-    api_roles: list[str] = Field(default_factory=list)
-
-
-class ZiaConfig(Strict):
-    tenants: list[ZiaTenant] = Field(default_factory=list)
 
 
 class ZpaTenant(Strict):
@@ -97,9 +70,6 @@ class World(Strict):
 
     @model_validator(mode="after")
     def _unique_tenants(self) -> World:
-        keys = [(t.cloud, t.org_id) for t in self.zia.tenants]
-        if len(set(keys)) != len(keys):
-            raise ValueError("two ZIA tenants share a cloud and org id")
         ids = [t.customer_id for t in self.zpa.tenants]
         if len(set(ids)) != len(ids):
             raise ValueError("two ZPA tenants share a customer id")

@@ -47,7 +47,7 @@ class Runtime:
         self.mailbox = Mailbox(self.clock, limits.mailbox_messages)
         self.sims: dict[str, Sim] = {}
         for name, cls in sim_classes.items():
-            sim = cls(SimContext(world, self.clock, self.mailbox, urls[name]))
+            sim = cls(SimContext(world, self.clock, self.mailbox, urls[name], urls))
             self.sims[name] = sim
         for sim in self.sims.values():
             sim.schedule_jobs()

@@ -28,6 +28,7 @@ class SimContext:
     clock: SimClock
     mailbox: Mailbox
     base_url: str
+    urls: dict[str, str]  # every service's base URL (a sim may call or trust another)
 
 
 class Sim(ABC):

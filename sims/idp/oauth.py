@@ -127,7 +127,7 @@ class AuthorizationServer:
         self.audience = config.audience or default_aud or f"api://{self.tenant_id}"
         self.paths = endpoint_paths(config.id, config.flavour)
         self.base_url = base_url.rstrip("/")
-        self.issuer = config.issuer or self.base_url + self.paths["issuer"]
+        self.issuer = issuer_of(config, self.base_url)
         self.key_seed = config.key_seed or f"world-{world_seed}:as-{config.id}"
         self._rng = random.Random(f"{world_seed}:{config.id}")
         self.reset()
@@ -401,6 +401,17 @@ def basic_candidates(client_id: str, secret: str) -> list[tuple[str, str]]:
         unquote_to_bytes(secret.replace("+", " ")).decode("utf-8", "replace"),
     )
     return [(client_id, secret)] if decoded == (client_id, secret) else [(client_id, secret), decoded]
+
+
+def issuer_of(config: AuthorizationServerConfig, idp_base_url: str) -> str:
+    return config.issuer or idp_base_url.rstrip("/") + endpoint_paths(config.id, config.flavour)["issuer"]
+
+
+def public_urls(config: AuthorizationServerConfig, idp_base_url: str) -> dict[str, str]:
+    """Issuer, token endpoint and JWKS URL of a server, for other sims that must trust it."""
+    base = idp_base_url.rstrip("/")
+    paths = endpoint_paths(config.id, config.flavour)
+    return {"issuer": issuer_of(config, base), "token": base + paths["token"], "jwks": base + paths["jwks"]}
 
 
 def endpoint_paths(as_id: str, flavour: str) -> dict[str, str]:

@@ -1,0 +1,89 @@
+"""ZIA's users, groups and departments: what URL filtering rules name and the policy decision uses.
+(SAML auto-provisioning and SCIM will write here too.)"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sims.zia.config import ZiaUser
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    email: str
+    display_name: str
+    department: int | None = None
+    groups: list[int] = field(default_factory=list)
+
+
+class People:
+    def __init__(self) -> None:
+        self.users: dict[int, User] = {}
+        self.groups: dict[int, str] = {}
+        self.departments: dict[int, str] = {}
+        self._next = {"user": 40_000_001, "group": 20_000_001, "department": 30_000_001}
+
+    def _id(self, kind: str) -> int:
+        value = self._next[kind]
+        self._next[kind] += 1
+        return value
+
+    def group_id(self, name: str) -> int:
+        for gid, gname in self.groups.items():
+            if gname == name:
+                return gid
+        gid = self._id("group")
+        self.groups[gid] = name
+        return gid
+
+    def department_id(self, name: str) -> int:
+        for did, dname in self.departments.items():
+            if dname == name:
+                return did
+        did = self._id("department")
+        self.departments[did] = name
+        return did
+
+    def add(self, cfg: ZiaUser) -> User:
+        user = User(
+            id=self._id("user"),
+            name=cfg.name,
+            email=cfg.name,
+            display_name=cfg.display_name or cfg.name.split("@")[0],
+            department=self.department_id(cfg.department) if cfg.department else None,
+            groups=[self.group_id(g) for g in cfg.groups],
+        )
+        self.users[user.id] = user
+        return user
+
+    def by_name(self, name: str) -> User | None:
+        lowered = name.lower()
+        return next((u for u in self.users.values() if u.name.lower() == lowered), None)
+
+    # -- API views -------------------------------------------------------------------------------
+    def user_view(self, u: User) -> dict:
+        dept = {"id": u.department, "name": self.departments[u.department]} if u.department else None
+        return {
+            "id": u.id,
+            "name": u.display_name,
+            "email": u.email,
+            "department": dept,
+            "groups": [{"id": g, "name": self.groups[g]} for g in u.groups],
+            "adminUser": False,
+        }
+
+    def export(self) -> dict:
+        return {
+            "users": [asdict(u) for u in self.users.values()],
+            "groups": self.groups,
+            "departments": self.departments,
+            "next": self._next,
+        }
+
+    def load(self, state: dict) -> None:
+        self.users = {u["id"]: User(**u) for u in state["users"]}
+        self.groups = {int(k): v for k, v in state["groups"].items()}
+        self.departments = {int(k): v for k, v in state["departments"].items()}
+        self._next = dict(state["next"])
