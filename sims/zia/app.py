@@ -275,6 +275,7 @@ def build_app(sim) -> FastAPI:  # sim: ZiaSim
         writing(tenant)
         action = request.query_params.get("action")
         book = tenant.pending.categories
+        book.get(category_id)  # an unknown category is 404 whatever the action
         if action is None:
             cat = book.replace(category_id, body)
         elif action == "ADD_TO_LIST":
