@@ -11,6 +11,7 @@ import signal
 import sys
 
 from sims import __version__, registry
+from sims.core.serve import run_loop
 from sims.core.worldfile import WorldError
 from sims.launch import Settings, SettingsError, open_world, plan
 
@@ -187,12 +188,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, server.request_stop)
         await server.run(on_ready=ready)
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    run_loop(main())
     print("stopped", flush=True)
     return 0
 

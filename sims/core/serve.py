@@ -18,6 +18,18 @@ log = logging.getLogger("sims.serve")
 TICK_SECONDS = 0.1  # how often jobs are run while the clock follows real time
 
 
+def run_loop(main) -> None:
+    """Run a coroutine on uvloop when installed: with the default loop, kept-alive connections of
+    the in-process world answered ~40 ms late (measured), with uvloop in well under 1 ms."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to us: several servers share one process."""
 
@@ -126,7 +138,7 @@ class WorldServer:
     def start_in_thread(self, timeout: float = 20.0) -> None:
         def target() -> None:
             try:
-                asyncio.run(self.run())
+                run_loop(self.run())
             except BaseException as err:  # surfaced by start_in_thread
                 self._error = err
                 self._ready.set()
