@@ -49,7 +49,6 @@ def _world_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--base-port",
-        type=int,
         default=env(ENV["base_port"]),
         help="control plane port; sims take the next ports in order [SIMS_BASE_PORT]",
     )
@@ -94,7 +93,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         try:
             base = int(base)
         except ValueError:
-            raise SettingsError(f"--base-port expects a number, got {base!r}") from None
+            raise SettingsError(f"--base-port / SIMS_BASE_PORT expects a number, got {base!r}") from None
     return Settings(
         world=args.world,
         host=args.host,

@@ -9,11 +9,12 @@ the jobs that fall due, one by one in due order, with the clock set to each job'
 from __future__ import annotations
 
 import heapq
+import inspect
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,7 +35,7 @@ class Job:
     due: float
     seq: int
     name: str = field(compare=False)
-    action: Callable[[], None] = field(compare=False, repr=False)
+    action: Callable[[], Awaitable[None] | None] = field(compare=False, repr=False)
     every: float | None = field(default=None, compare=False)
     cancelled: bool = field(default=False, compare=False)
 
@@ -53,6 +54,7 @@ class SimClock:
         self._frozen_at: float | None = frozen_at
         self._offset = 0.0
         self._running_jobs = False
+        self._current: Job | None = None  # the job running now (clear_jobs must cancel it too)
 
     # -- reading ---------------------------------------------------------------------------------
     def now(self) -> float:
@@ -128,7 +130,9 @@ class SimClock:
             return self._run_due(until=self.now(), move=False)
 
     def _run_due(self, until: float, move: bool = True) -> int:
-        if self._running_jobs:  # a job that advances the clock must not re-enter the loop
+        if self._running_jobs:
+            if move:  # a job moving time would skip the jobs due before its target
+                raise RuntimeError("a scheduled job may not advance or set the clock")
             return 0
         self._running_jobs = True
         ran = 0
@@ -137,10 +141,15 @@ class SimClock:
                 job = heapq.heappop(self._jobs)
                 if job.cancelled:
                     continue
+                self._current = job
                 if move and job.due > self.now():
                     self._set(job.due)
                 try:
-                    job.action()
+                    result = job.action()
+                    if inspect.isawaitable(result):  # only the async runner can await it
+                        if inspect.iscoroutine(result):
+                            result.close()
+                        log.error("job %s is async: advance the clock with advance_async", job.name)
                 except Exception:  # a failing job must not stop time
                     log.exception("scheduled job %s failed", job.name)
                 ran += 1
@@ -150,10 +159,65 @@ class SimClock:
                     heapq.heappush(self._jobs, job)
         finally:
             self._running_jobs = False
+            self._current = None
+        return ran
+
+    # -- the same, for jobs that await (an integration calling other sims over HTTP) ---------------
+    async def advance_async(self, seconds: float) -> int:
+        """``advance`` that awaits async jobs; the serving loop and the control plane use this one."""
+        if seconds < 0:
+            raise ValueError("the clock cannot be advanced by a negative amount")
+        target = self.now() + seconds
+        ran = await self._run_due_async(until=target)
+        self._set(target)
+        return ran
+
+    async def set_async(self, ts: float) -> None:
+        if ts > self.now():
+            await self.advance_async(ts - self.now())
+        else:
+            self._set(ts)
+
+    async def run_due_async(self) -> int:
+        return await self._run_due_async(until=self.now(), move=False)
+
+    async def _run_due_async(self, until: float, move: bool = True) -> int:
+        # No lock across awaits: every caller runs on the one serving loop; the flag stops re-entry
+        # (a job's HTTP call reaching the control plane's advance, or the ticker firing meanwhile).
+        if self._running_jobs:
+            if move:
+                raise RuntimeError("a scheduled job may not advance or set the clock")
+            return 0
+        self._running_jobs = True
+        ran = 0
+        try:
+            while self._jobs and self._jobs[0].due <= until:
+                job = heapq.heappop(self._jobs)
+                if job.cancelled:
+                    continue
+                self._current = job
+                if move and job.due > self.now():
+                    self._set(job.due)
+                try:
+                    result = job.action()
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:  # a failing job must not stop time
+                    log.exception("scheduled job %s failed", job.name)
+                ran += 1
+                if job.every and not job.cancelled:
+                    job.due += job.every
+                    job.seq = next(self._seq)
+                    heapq.heappush(self._jobs, job)
+        finally:
+            self._running_jobs = False
+            self._current = None
         return ran
 
     # -- scheduling ------------------------------------------------------------------------------
-    def schedule(self, due: float, name: str, action: Callable[[], None], every: float | None = None) -> Job:
+    def schedule(
+        self, due: float, name: str, action: Callable[[], Awaitable[None] | None], every: float | None = None
+    ) -> Job:
         if every is not None and every <= 0:
             raise ValueError("a recurring job needs a positive interval")
         job = Job(due=due, seq=next(self._seq), name=name, action=action, every=every)
@@ -161,7 +225,13 @@ class SimClock:
             heapq.heappush(self._jobs, job)
         return job
 
-    def every(self, seconds: float, name: str, action: Callable[[], None], first: float | None = None) -> Job:
+    def every(
+        self,
+        seconds: float,
+        name: str,
+        action: Callable[[], Awaitable[None] | None],
+        first: float | None = None,
+    ) -> Job:
         return self.schedule(self.now() + seconds if first is None else first, name, action, every=seconds)
 
     def clear_jobs(self) -> None:
@@ -169,3 +239,5 @@ class SimClock:
             for job in self._jobs:
                 job.cancelled = True
             self._jobs.clear()
+            if self._current is not None:
+                self._current.cancelled = True

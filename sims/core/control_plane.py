@@ -123,12 +123,18 @@ def build_control_app(rt: Runtime) -> FastAPI:
 
     @app.post("/clock/advance", dependencies=guarded, summary="Move time forward, running due jobs in order")
     async def advance(body: ClockAdvance) -> dict:
-        ran = rt.clock.advance(body.seconds)
+        try:
+            ran = await rt.clock.advance_async(body.seconds)
+        except RuntimeError:
+            raise HTTPException(409, "the clock is running scheduled jobs; retry the advance") from None
         return {**rt.clock.state(), "jobs_run": ran}
 
     @app.post("/clock/set", dependencies=guarded, summary="Jump to an instant (forward runs due jobs)")
     async def set_clock(body: ClockSet) -> dict:
-        rt.clock.set(body.at.timestamp())
+        try:
+            await rt.clock.set_async(body.at.timestamp())
+        except RuntimeError:
+            raise HTTPException(409, "the clock is running scheduled jobs; retry") from None
         return rt.clock.state()
 
     # -- faults ----------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         p = self.spec.path
-        self._regex = re.compile(p[3:]) if p.startswith("re:") else re.compile(fnmatch.translate(p))
+        # like the journal's filter: a regular expression is searched (anchor it with ^ and $)
+        self._regex = re.compile(p[3:]) if p.startswith("re:") else re.compile("^" + fnmatch.translate(p))
 
     @property
     def exhausted(self) -> bool:
@@ -83,7 +84,7 @@ class FaultRule:
             (s.sim is None or s.sim == sim)
             and (s.method is None or s.method == method)
             and (s.tenant is None or s.tenant == tenant)
-            and bool(self._regex.match(path))
+            and bool(self._regex.search(path))
         )
 
     def describe(self) -> dict:

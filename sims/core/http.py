@@ -113,12 +113,13 @@ class SimHTTP:
             body, ctype = self.sim.error_body(502, "connection dropped")
             await self._reply(send, entry, 502, body, ctype)
             return True
+        declared = next((v for k, v in spec.headers.items() if k.lower() == "content-type"), None)
         if spec.body is None:
             body, ctype = self.sim.error_body(spec.status, "injected fault")
         elif isinstance(spec.body, str):
-            body, ctype = spec.body.encode(), spec.headers.get("content-type", "text/plain")
+            body, ctype = spec.body.encode(), declared or "text/plain"
         else:
-            body, ctype = json.dumps(spec.body).encode(), "application/json"
+            body, ctype = json.dumps(spec.body).encode(), declared or "application/json"
         extra = [
             (k.lower().encode(), v.encode()) for k, v in spec.headers.items() if k.lower() != "content-type"
         ]

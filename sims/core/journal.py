@@ -29,6 +29,7 @@ SECRET_KEYS = frozenset(
         "samlresponse",
     }
 )
+_FORM = re.compile(r"^[^\s=&]+=[^\s]*$")
 _JSON_SECRET = re.compile(
     r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
 )
@@ -52,11 +53,13 @@ def redact_body(body: bytes, content_type: str, full_size: int) -> str:
         return ""
     ct = content_type.split(";", 1)[0].strip().lower()
     text = body.decode("utf-8", "replace")
-    if ct == "application/x-www-form-urlencoded":
+    stripped = text.lstrip()
+    if "json" in ct or stripped.startswith(("{", "[")):
+        text = _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    elif ct == "application/x-www-form-urlencoded" or _FORM.match(stripped):
+        # by shape too: a client that forgets the content type must not leak its secret here
         pairs = parse_qsl(text, keep_blank_values=True)
         text = urlencode([(k, REDACTED if k.lower() in SECRET_KEYS else v) for k, v in pairs])
-    elif "json" in ct or text.lstrip().startswith("{"):
-        text = _JSON_SECRET.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
     return text + (f"... [{full_size - len(body)} more bytes]" if full_size > len(body) else "")
 
 

@@ -99,6 +99,12 @@ class Runtime:
         """Replace the whole state; on any error the previous state is restored and StateError raised."""
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise StateError(f"state must be an object with version {STATE_VERSION}")
+        shapes = {"sims": dict, "clock": dict, "faults": list, "mailbox": list}
+        for key, kind in shapes.items():
+            if key in state and not isinstance(state[key], kind):
+                raise StateError(f"state.{key} must be a{'n object' if kind is dict else ' list'}")
+        if "clock" not in state:
+            raise StateError("state.clock is missing")
         unknown = set(state.get("sims", {})) - set(self.sims)
         if unknown:
             raise StateError(f"state has sims this world does not run: {sorted(unknown)}")

@@ -40,7 +40,9 @@ class _Server(uvicorn.Server):
 def bind(host: str, port: int) -> socket.socket:
     """A listening-ready socket; port 0 picks a free one (read it back with getsockname)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says so; without it kept-alive requests waited ~40 ms on delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -94,7 +96,7 @@ class WorldServer:
         # Wall-clock sleep is right here: this loop *drives* the simulated clock in real mode.
         while not self._stopping.is_set():
             if not self.runtime.clock.frozen:
-                self.runtime.clock.run_due()
+                await self.runtime.clock.run_due_async()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), TICK_SECONDS)
 

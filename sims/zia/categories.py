@@ -294,8 +294,8 @@ class CategoryBook:
 
     def remove_from_list(self, cid: str, body: dict) -> Category:
         cat = self.get(cid)
-        for wire, attr in LIST_FIELDS.items():
-            values = _str_list(body, wire)
+        removals = {attr: _str_list(body, wire) for wire, attr in LIST_FIELDS.items()}  # all checked first
+        for attr, values in removals.items():
             if not values:
                 continue
             current = getattr(cat, attr)

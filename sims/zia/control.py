@@ -151,14 +151,9 @@ def build_router(sim) -> APIRouter:
     async def patch_settings(org_id: str, body: dict) -> dict:
         t = tenant(org_id)
         try:
-            t.config.settings = ZiaSettings.model_validate({**t.settings.model_dump(), **body})
+            t.apply_settings(ZiaSettings.model_validate({**t.settings.model_dump(), **body}))
         except ValidationError as err:
             raise HTTPException(400, str(err).replace("\n", " ")) from None
-        t.limits.max_urls = t.settings.max_custom_urls
-        t.limits.max_categories = t.settings.max_custom_categories
-        t.limits.max_keywords_per_category = t.settings.max_keywords_per_category
-        t.limits.max_keywords = t.settings.max_keywords
-        t.rate.clear()
         return t.settings.model_dump()
 
     @router.post("/tenants/{org_id}/edit-lock", summary="Hold the edit lock as another admin would")

@@ -9,10 +9,11 @@ from sims.zia.catalog import classify
 from sims.zia.categories import LIST_FIELDS, URL_LISTS, Category, CategoryBook, Limits
 from sims.zia.ipgroups import IpGroupBook
 from sims.zia.people import People
-from sims.zia.rules import RuleBook
+from sims.zia.rules import REQUEST_METHODS, RuleBook
 from sims.zia.urls import candidate_keys, entry_matches, index_key, normalise_request_url
 
 DAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+KNOWN_METHODS = set(REQUEST_METHODS) - {"OTHER"}
 
 
 @dataclass
@@ -78,13 +79,15 @@ class ActiveConfig:
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
         self.by_host: dict[str, list[tuple[str, str, bool]]] = {}
-        self.keywords: list[tuple[str, str]] = []
+        self.keywords: list[tuple[str, str, bool]] = []
         for cat in config.categories.items.values():
             for attr, retaining in (("urls", False), ("db_urls", True)):
                 for entry in getattr(cat, attr):
                     self.by_host.setdefault(index_key(entry), []).append((cat.id, entry, retaining))
-            for kw in list(cat.keywords) + list(cat.keywords_retaining):
-                self.keywords.append((cat.id, kw.lower()))
+            for kw in cat.keywords:
+                self.keywords.append((cat.id, kw.lower(), False))
+            for kw in cat.keywords_retaining:
+                self.keywords.append((cat.id, kw.lower(), True))
 
     def categories_of(self, url: str) -> list[str]:
         """Categories of a URL: a custom URL entry recategorises it; retained entries and keywords add
@@ -97,7 +100,9 @@ class ActiveConfig:
                 if entry_matches(entry, host, path):
                     (adding if retaining else replacing).append(cid)
         full = f"{host}/{path}".lower()
-        adding += [cid for cid, kw in self.keywords if kw and kw in full]
+        for cid, kw, retaining in self.keywords:
+            if kw and kw in full:
+                (adding if retaining else replacing).append(cid)
         base = [] if replacing else classify(host)
         return list(dict.fromkeys(replacing + adding + base))
 
@@ -136,8 +141,7 @@ def decide(
             continue
         if "ANY_RULE" not in rule["protocols"] and protocol not in rule["protocols"]:
             continue
-        wanted_method = method if method in rule["requestMethods"] or method == "OTHER" else "OTHER"
-        if wanted_method not in rule["requestMethods"]:
+        if (method if method in KNOWN_METHODS else "OTHER") not in rule["requestMethods"]:
             continue
         if rule["users"] and (who is None or who.id not in {u["id"] for u in rule["users"]}):
             continue

@@ -218,6 +218,7 @@ def _export_tenant(t: Tenant) -> dict:
             for s in t.auth_servers
         ],
         "people": t.people.export(),
+        "settings": t.settings.model_dump(),
         "api_roles": [
             {"name": r.name, "rank": r.rank, "permissions": {a: lv.name for a, lv in r.levels.items()}}
             for r in t.roles.values()
@@ -227,7 +228,7 @@ def _export_tenant(t: Tenant) -> dict:
 
 
 def _import_tenant(t: Tenant, state: dict) -> None:
-    from sims.zia.config import AuthorizationServerRef, RoleConfig
+    from sims.zia.config import AuthorizationServerRef, RoleConfig, ZiaSettings
     from sims.zia.permissions import parse_levels
     from sims.zia.tenant import Role
 
@@ -244,6 +245,7 @@ def _import_tenant(t: Tenant, state: dict) -> None:
         servers.append(server)
     t.auth_servers = servers
     t.people.load(state["people"])
+    t.apply_settings(ZiaSettings.model_validate(state["settings"]))
     for r in [r for r in t.roles.values() if r.api]:
         del t.roles[r.name]
     for i, r in enumerate(state["api_roles"]):

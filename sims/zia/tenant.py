@@ -95,10 +95,11 @@ class Tenant:
 
     @property
     def settings(self):
-        return self.config.settings
+        return self._settings
 
     def reset(self) -> None:
         cfg = self.config
+        self._settings = cfg.settings.model_copy()  # the control plane may change these; reset restores
         self.rng = random.Random(f"{self.seed}:zia:{cfg.org_id}")
         self.roles: dict[str, Role] = {SUPER_ADMIN: Role(11521, SUPER_ADMIN, 0, dict(FULL_ACCESS))}
         for i, r in enumerate(cfg.admin_roles):
@@ -108,12 +109,8 @@ class Tenant:
         self.admins = {a.username.lower(): a for a in cfg.admins}
         self.sessions: dict[str, Session] = {}
         self.auth_servers = [self._server(a) for a in cfg.authorization_servers]
-        self.limits = Limits(
-            cfg.settings.max_custom_urls,
-            cfg.settings.max_custom_categories,
-            cfg.settings.max_keywords_per_category,
-            cfg.settings.max_keywords,
-        )
+        self.limits = Limits()
+        self.apply_settings(self._settings)
         self.pending = PolicyConfig.empty(self.limits)
         self.active = ActiveConfig(self.pending.clone())
         self.dirty = False
@@ -124,6 +121,14 @@ class Tenant:
         self.time_windows: dict[int, TimeWindow] = {50_000_001 + i: w for i, w in enumerate(cfg.time_windows)}
         self.rate.clear()
         self.token_cache: dict[str, tuple] = {}
+
+    def apply_settings(self, settings) -> None:
+        self._settings = settings
+        self.limits.max_urls = settings.max_custom_urls
+        self.limits.max_categories = settings.max_custom_categories
+        self.limits.max_keywords_per_category = settings.max_keywords_per_category
+        self.limits.max_keywords = settings.max_keywords
+        self.rate.clear()
 
     def _server(self, ref: AuthorizationServerRef) -> AuthServer:
         jwks = self.resolve(ref.jwks_url, "jwks")

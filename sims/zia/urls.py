@@ -47,8 +47,10 @@ def url_problem(entry: object) -> str | None:
     if len(labels) < 2:
         return "a top-level domain alone is not allowed"
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.match(label) or label == "_":
             return f"bad label {label!r}"
+    if "_" in labels[-1] or "_" in labels[-2]:
+        return "'_' is not allowed in the top-level or second-level domain"
     if labels[-1].isdigit():
         return "bad top-level domain"
     return None
