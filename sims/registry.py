@@ -14,7 +14,7 @@ CONTROL_PORT = 7400
 SIMS: dict[str, tuple[str, int]] = {
     "idp": ("sims.idp.sim:IdpSim", 7401),
     "zia": ("sims.zia.sim:ZiaSim", 7402),
-    # zpa 7403 and mimecast 7404 register here when they exist.
+    "mimecast": ("sims.mimecast.sim:MimecastSim", 7404),
 }
 
 

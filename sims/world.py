@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from sims.core.worldfile import Strict, load_world_file
 from sims.idp.config import IdpConfig
+from sims.mimecast.config import MimecastConfig
 from sims.zia.config import ZiaConfig
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.yaml")
@@ -42,19 +43,6 @@ class ZpaTenant(Strict):
 
 class ZpaConfig(Strict):
     tenants: list[ZpaTenant] = Field(default_factory=list)
-
-
-class MimecastAccount(Strict):
-    account_code: str
-    name: str
-    region: str = "us"
-    client_id: str
-    client_secret: str
-    domains: list[str] = Field(default_factory=list)
-
-
-class MimecastConfig(Strict):
-    accounts: list[MimecastAccount] = Field(default_factory=list)
 
 
 class World(Strict):
