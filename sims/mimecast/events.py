@@ -111,13 +111,14 @@ class Stream:
         """(time, kind, n) keys in [start, end] in the requested order, strictly after ``after``."""
 
         def generated() -> Iterator[tuple]:
+            # Start at the cursor by bisection: a page deep into a million events costs what the first does.
             if oldest_first:
-                i = bisect.bisect_left(self.times, start)
+                i = bisect.bisect_left(self.times, max(start, after[0]) if after else start)
                 while i < len(self.times) and self.times[i] <= end:
                     yield (self.times[i], 0, i)
                     i += 1
             else:
-                i = bisect.bisect_right(self.times, end) - 1
+                i = bisect.bisect_right(self.times, min(end, after[0]) if after else end) - 1
                 while i >= 0 and self.times[i] >= start:
                     yield (self.times[i], 0, i)
                     i -= 1
