@@ -12,7 +12,6 @@ from sims.core.http import install_error_handlers
 from sims.mimecast.account import Account
 from sims.mimecast.auth import check_client, check_hmac
 from sims.mimecast.errors import FunctionError, GatewayError, gateway
-from sims.mimecast.events import mc_date
 from sims.mimecast.feed import threat_feed
 from sims.mimecast.logs import run as run_logs
 
@@ -37,6 +36,8 @@ def parse_body(raw: bytes) -> dict:
     text = raw.decode("utf-8", "replace")
     try:
         body = json.loads(text)
+    except RecursionError:
+        raise gateway(400, "bad_request", "The request body is nested too deeply") from None
     except ValueError:
         try:
             body = ast.literal_eval(text)  # literals only: no names, calls or attributes
@@ -197,7 +198,7 @@ def build_app(sim) -> FastAPI:  # sim: MimecastSim
         data, fail = [], []
         for item in body.get("data") or []:
             try:
-                data.append(_managed(account, item, sim.clock.now()))
+                data.append(_managed(account, item))
             except FunctionError as err:
                 fail.append(err.item(item))
         return reply(request, envelope(data, fail))
@@ -224,7 +225,7 @@ def build_app(sim) -> FastAPI:  # sim: MimecastSim
     return app
 
 
-def _managed(account: Account, item: object, now: float) -> dict:
+def _managed(account: Account, item: object) -> dict:
     from urllib.parse import urlsplit
 
     if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"].strip():
@@ -238,23 +239,29 @@ def _managed(account: Account, item: object, now: float) -> dict:
     parts = urlsplit(item["url"] if "://" in item["url"] else f"http://{item['url']}")
     if not parts.hostname:
         raise FunctionError("err_validation_invalid_url", "url is not a valid URL")
-    if any(m["url"] == item["url"] and m["action"] == action for m in account.managed_urls):
+    query = parts.query
+    same = (parts.hostname, parts.path, query, match)
+    if any(
+        (m["domain"], m["path"], m["queryString"], m["matchType"]) == same and m["action"] == action
+        for m in account.managed_urls
+    ):
         raise FunctionError(
             "err_managed_url_exists_code", "The managed URL already exists; to update it, delete and recreate"
         )
+    # The recorded shape (Rapid7 fixtures); mimecast-api's is_url_managed() reads queryString.
     entry = {
         "id": f"mu-{len(account.managed_urls) + 1:06d}",
-        "url": item["url"],
-        "domain": parts.hostname,
-        "path": parts.path,
         "scheme": parts.scheme,
-        "action": action,
+        "domain": parts.hostname,
+        "port": parts.port or -1,
+        "path": parts.path,
+        "queryString": query,
         "matchType": match,
+        "action": action,
         "comment": item.get("comment", ""),
-        "disableRewrite": bool(item.get("disableRewrite", False)),
         "disableUserAwareness": bool(item.get("disableUserAwareness", False)),
+        "disableRewrite": bool(item.get("disableRewrite", False)),
         "disableLogClick": bool(item.get("disableLogClick", False)),
-        "created": mc_date(now),
     }
     account.managed_urls.append(entry)
     return entry

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 from datetime import UTC, datetime
 
 from sims.mimecast.errors import FunctionError
@@ -40,7 +41,9 @@ def parse_date(value: object, field: str) -> float:
 
 class Tokens:
     def __init__(self, seed: int) -> None:
-        self._key = hashlib.sha256(f"mimecast-page-token:{seed}".encode()).digest()
+        # A per-process secret beside the seed: world seeds are public, and a key derived only from
+        # them would let anyone mint valid tokens. Tokens do not need to outlive the process.
+        self._key = hashlib.sha256(f"mimecast-page-token:{seed}:".encode() + secrets.token_bytes(16)).digest()
 
     def encode(self, query: dict) -> str:
         payload = json.dumps(query, separators=(",", ":"), sort_keys=True).encode()
@@ -82,9 +85,9 @@ def url_query(item: dict, now: float) -> dict:
     start, end = _window(item, now)
     route = item.get("route", "all")
     scan = item.get("scanResult", "all")
-    if route not in ROUTES:
+    if not isinstance(route, str) or route not in ROUTES:
         raise FunctionError("err_validation_invalid_value", f"route must be one of {sorted(ROUTES)}")
-    if scan not in SCAN_RESULTS:
+    if not isinstance(scan, str) or scan not in SCAN_RESULTS:
         raise FunctionError(
             "err_validation_invalid_value", f"scanResult must be one of {sorted(SCAN_RESULTS)}"
         )
@@ -100,7 +103,9 @@ def url_query(item: dict, now: float) -> dict:
 def impersonation_query(item: dict, now: float) -> dict:
     start, end = _window(item, now)
     search, query = item.get("searchField"), item.get("query")
-    if search is not None and search not in SEARCH_FIELDS:
+    if query is not None and not isinstance(query, str):
+        raise FunctionError("err_validation_invalid_value", "query must be a string")
+    if search is not None and (not isinstance(search, str) or search not in SEARCH_FIELDS):
         raise FunctionError(
             "err_validation_invalid_value", f"searchField must be one of {sorted(SEARCH_FIELDS)}"
         )
@@ -182,7 +187,9 @@ def run(
 ) -> tuple[dict, dict]:
     """One get-logs call: the ``data[0]`` object and ``meta.pagination``."""
     list_name, build_query, build_filter, pick = FUNCTIONS[function]
-    size = pagination.get("pageSize", pagination.get("page_size", DEFAULT_PAGE_SIZE))
+    size = pagination.get("pageSize", pagination.get("page_size"))
+    if size is None:  # absent, or null as XSOAR sometimes sends it
+        size = DEFAULT_PAGE_SIZE
     if isinstance(size, str) and size.isdigit():
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= max_page:
@@ -192,7 +199,11 @@ def run(
         state = tokens.decode(str(token))
         if state.get("f") != function or state.get("a") != account:
             raise FunctionError("err_invalid_page_token", "The page token is not valid for this request")
-        q, after = state["q"], tuple(state["p"])
+        try:
+            q, after = state["q"], tuple(state["p"])
+            q["from"], q["to"], q["oldestFirst"]
+        except (KeyError, TypeError):
+            raise FunctionError("err_invalid_page_token", "The page token is not valid") from None
     else:
         q, after = build_query(item or {}, now), None
     stream: Stream = pick(book)
