@@ -87,7 +87,10 @@ def rsa_key(seed: str, bits: int = 2048) -> rsa.RSAPrivateKey:
     name = hashlib.sha256(f"{bits}:{seed}".encode()).hexdigest()[:32] + ".pem"
     path = cache_dir() / name
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        # The cache holds keys this module generated, so the ~60 ms RSA consistency check is skipped.
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+        )
         if isinstance(key, rsa.RSAPrivateKey) and key.key_size == bits:
             return key
     except (OSError, ValueError):
