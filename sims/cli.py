@@ -148,9 +148,32 @@ def print_world(world: dict, stream=sys.stdout) -> None:
                     " ".join(c.get("scopes", [])),
                 )
         console.print(creds)
+    _print_saml(console, world)
     for section in world.get("declared", {}):
         console.print(f"[dim]{section}: declared in the world, no simulator running yet[/]")
     console.print("[dim]Everything above, as JSON: sims world --json (or GET /world on the control plane)[/]")
+
+
+def _print_saml(console, world: dict) -> None:
+    """Where to sign in with SAML: the IdP's apps and the service providers' login pages."""
+    from rich.table import Table
+
+    table = Table("where", "what", "url", title="SAML single sign-on", title_justify="left")
+    for d in world["sims"].get("idp", {}).get("directories", []):
+        if d.get("web_apps"):
+            table.add_row(f"idp {d['id']}", "user portal (IdP-initiated)", d["user_portal_url"])
+        for a in d.get("web_apps", []):
+            table.add_row(
+                f"idp {d['id']}/{a['id']}", f"SAML portal URL -> {a['acs_url']}", a["saml_portal_url"]
+            )
+    for t in world["sims"].get("zia", {}).get("tenants", []):
+        saml = t.get("saml")
+        if saml:
+            table.add_row(
+                f"zia {t['org_id']}", f"sign-in page ({saml['authentication_type']})", saml["login_url"]
+            )
+    if table.row_count:
+        console.print(table)
 
 
 def cmd_world(args: argparse.Namespace) -> int:

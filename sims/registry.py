@@ -14,6 +14,7 @@ CONTROL_PORT = 7400
 SIMS: dict[str, tuple[str, int]] = {
     "idp": ("sims.idp.sim:IdpSim", 7401),
     "zia": ("sims.zia.sim:ZiaSim", 7402),
+    "zpa": ("sims.zpa.sim:ZpaSim", 7403),
     "mimecast": ("sims.mimecast.sim:MimecastSim", 7404),
 }
 

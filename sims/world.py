@@ -17,7 +17,8 @@ from pydantic import Field, model_validator
 from sims.core.worldfile import Strict, load_world_file
 from sims.idp.config import IdpConfig
 from sims.mimecast.config import MimecastConfig
-from sims.zia.config import ZiaConfig
+from sims.zia.config import ZiaConfig, check_saml_references
+from sims.zpa.config import ZpaConfig, check_zpa_references
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.yaml")
 
@@ -34,17 +35,6 @@ class LimitsConfig(Strict):
     max_request_bytes: int = Field(default=10 * 1_048_576, ge=1024)
 
 
-class ZpaTenant(Strict):
-    customer_id: str = Field(pattern=r"^[0-9]{6,20}$")
-    name: str
-    client_id: str
-    client_secret: str
-
-
-class ZpaConfig(Strict):
-    tenants: list[ZpaTenant] = Field(default_factory=list)
-
-
 class World(Strict):
     name: str = "world"
     description: str | None = None
@@ -55,6 +45,12 @@ class World(Strict):
     zia: ZiaConfig = Field(default_factory=ZiaConfig)
     zpa: ZpaConfig = Field(default_factory=ZpaConfig)
     mimecast: MimecastConfig = Field(default_factory=MimecastConfig)
+
+    @model_validator(mode="after")
+    def _saml_references(self) -> World:
+        check_saml_references(self.idp, self.zia)
+        check_zpa_references(self.idp, self.zpa)
+        return self
 
     @model_validator(mode="after")
     def _unique_tenants(self) -> World:

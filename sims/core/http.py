@@ -35,6 +35,16 @@ class _TooLarge(StarletteHTTPException):
         super().__init__(413, f"request body larger than {limit} bytes")
 
 
+JOURNAL_ENTRY = "sims.journal_entry"
+
+
+def journal_note(scope: dict, note: str) -> None:
+    """Set the ``note`` of the journal entry of the request whose ASGI scope this is (if journaled)."""
+    entry = scope.get(JOURNAL_ENTRY)
+    if entry is not None:
+        entry.note = note
+
+
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     for k, v in headers:
         if k.lower() == name:
@@ -150,6 +160,7 @@ class SimHTTP:
             client=f"{client[0]}:{client[1]}" if client else None,
             raw_request_headers=headers,
         )
+        scope[JOURNAL_ENTRY] = entry  # lets the sim's app annotate its own journal entry (journal_note)
         try:
             await self._handle(scope, receive, send, entry)
         finally:

@@ -132,4 +132,8 @@ def build_app(sim) -> FastAPI:  # sim: IdpSim (not imported, to keep the import 
     add(
         "GET", "/{as_id}/.well-known/openid-configuration", as_discovery, "PingFederate / ZIdentity discovery"
     )
+
+    from sims.idp.saml_app import add_saml_routes
+
+    add_saml_routes(app, sim)
     return app

@@ -117,14 +117,136 @@ class GenerateUsers(Strict):
     roles: list[str] = Field(default_factory=list, description="generated users are spread over these")
 
 
+BrokenMode = Literal[
+    "unsigned",
+    "wrong_key",
+    "expired",
+    "not_yet_valid",
+    "wrong_audience",
+    "wrong_recipient",
+    "wrong_destination",
+    "wrong_issuer",
+    "tampered",
+]
+# Where a SAML attribute (or the NameID) takes its value from: a user field, or ``attributes.<name>``.
+USER_FIELDS = ("login", "email", "display_name", "first_name", "last_name", "department", "roles")
+
+
+def _check_source(source: str) -> str:
+    if source in USER_FIELDS or (source.startswith("attributes.") and len(source) > len("attributes.")):
+        return source
+    raise ValueError(
+        f"unknown attribute source {source!r} (use {', '.join(USER_FIELDS)} or attributes.<name>)"
+    )
+
+
+class ZscalerAppSettings(Strict):
+    """The Zscaler app's Settings page (CyberArk guide, figure 3)."""
+
+    cloud_name: str = Field(description="Your Zscaler Cloud Name, e.g. zscloud.net")
+    org_id: int = Field(description="Your Zscaler Org ID (Company ID without the cloud)")
+    org_specific_entity_id: bool = Field(
+        default=False,
+        description="ZIA's Org-Specific Entity ID: audience and ACS https://login.<cloud>/sfc_sso/<org>",
+    )
+
+    @field_validator("cloud_name")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]+(\.[a-z0-9-]+)+", v):
+            raise ValueError("a Zscaler cloud name is a domain such as zscloud.net")
+        return v
+
+
+class WebAppConfig(Strict):
+    """A SAML web app of the directory (Apps & Widgets > Web Apps): the Zscaler template, whose
+    service-provider URLs derive from the cloud name and org id, or a generic SAML app."""
+
+    id: str = Field(description="local handle of the app (path-safe)")
+    template: Literal["zscaler", "saml"] = "saml"
+    name: str | None = None
+    description: str | None = None
+    category: str | None = None
+    zscaler: ZscalerAppSettings | None = None
+    sp_entity_id: str | None = Field(default=None, description="generic apps; overrides the Zscaler default")
+    acs_url: str | None = Field(default=None, description="generic apps; overrides the Zscaler default")
+    roles: list[str] = Field(
+        default_factory=list, description="roles the app is assigned to (empty: everyone)"
+    )
+    nameid: str = Field(default="login", description="NameID source: login, email or attributes.<name>")
+    nameid_format: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    attributes: dict[str, str] | None = Field(
+        default=None, description="SAML attribute name -> source; default displayName, memberOf, department"
+    )
+    sign: Literal["both", "assertion", "response"] = "both"
+    signature_algorithm: Literal["sha256", "sha1"] = "sha256"
+    include_key_info: bool = True
+    assertion_lifetime: int = Field(default=300, gt=0, le=86400, description="seconds after issue")
+    not_before_skew: int = Field(default=60, ge=0, le=3600, description="NotBefore this far in the past")
+    idp_initiated: bool = True
+    default_relay_state: str | None = Field(default=None, max_length=80)
+    require_signed_requests: bool = False
+    sp_certificate: str | None = Field(
+        default=None,
+        description="SP request-signing certificate: PEM, or zia:<org id>[/<certificate name>] (ZIA sim)",
+    )
+    signing_key_seed: str | None = Field(default=None, description="default: the directory's signing key")
+    broken: BrokenMode | None = Field(default=None, description="deliberately broken Responses (testing SPs)")
+
+    @field_validator("id")
+    @classmethod
+    def _path_safe(cls, v: str) -> str:
+        if not _PATH_SAFE.match(v):
+            raise ValueError("must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+        return v
+
+    @field_validator("nameid")
+    @classmethod
+    def _nameid_source(cls, v: str) -> str:
+        if v not in ("login", "email") and not v.startswith("attributes."):
+            raise ValueError("the NameID comes from login, email or attributes.<name>")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _sources(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        for name, source in (v or {}).items():
+            if not name or len(name) > 256:
+                raise ValueError("attribute names are 1-256 characters")
+            _check_source(source)
+        return v
+
+    @model_validator(mode="after")
+    def _template(self) -> WebAppConfig:
+        if self.template == "zscaler" and self.zscaler is None:
+            raise ValueError("the zscaler template needs zscaler: {cloud_name, org_id}")
+        if self.template == "saml" and not (self.sp_entity_id and self.acs_url):
+            raise ValueError("a generic SAML app needs sp_entity_id and acs_url")
+        if self.require_signed_requests and not self.sp_certificate:
+            raise ValueError("require_signed_requests needs the SP's certificate (sp_certificate)")
+        return self
+
+
 class DirectoryConfig(Strict):
-    """A CyberArk-Identity-like tenant: users and roles (later: web apps, SAML, provisioning)."""
+    """A CyberArk-Identity-like tenant: users, roles and SAML web apps."""
 
     id: str
     name: str | None = None
     users: list[DirectoryUser] = Field(default_factory=list)
     roles: list[DirectoryRole] = Field(default_factory=list)
     generate: GenerateUsers | None = None
+    web_apps: list[WebAppConfig] = Field(default_factory=list)
+    session_lifetime: int = Field(default=8 * 3600, gt=0, description="seconds a portal sign-in lasts")
+    signing_key_seed: str | None = Field(default=None, description="default: derived from the world seed")
+
+    @field_validator("id")
+    @classmethod
+    def _path_safe(cls, v: str) -> str:
+        if not _PATH_SAFE.match(v):
+            raise ValueError("must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+        if v in ("oauth2", "docs", "openapi.json", ".well-known"):
+            raise ValueError(f"{v!r} is reserved by the idp's own paths")
+        return v
 
     @model_validator(mode="after")
     def _members_exist(self) -> DirectoryConfig:
@@ -135,6 +257,14 @@ class DirectoryConfig(Strict):
             for m in role.members:
                 if m not in logins:
                     raise ValueError(f"role {role.name!r} names unknown user {m!r}")
+        ids = [a.id for a in self.web_apps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate web app id")
+        roles = {r.name for r in self.roles} | set(self.generate.roles if self.generate else [])
+        for app in self.web_apps:
+            for r in app.roles:
+                if r not in roles:
+                    raise ValueError(f"web app {app.id!r} is assigned to unknown role {r!r}")
         return self
 
 
@@ -150,4 +280,10 @@ class IdpConfig(Strict):
             raise ValueError(f"duplicate authorization server id {sorted(dup)[0]!r}")
         if sum(a.root_alias for a in self.authorization_servers) > 1:
             raise ValueError("only one authorization server may have root_alias")
+        dirs = [d.id for d in self.directories]
+        if len(set(dirs)) != len(dirs):
+            raise ValueError("duplicate directory id")
+        clash = set(dirs) & set(ids)
+        if clash:
+            raise ValueError(f"{sorted(clash)[0]!r} is both a directory and an authorization server id")
         return self

@@ -1,4 +1,5 @@
-"""The identity provider's user directory (a CyberArk-Identity-like tenant): users and roles."""
+"""The identity provider's user directory (a CyberArk-Identity-like tenant): users and roles
+(its SAML web apps and sign-ins are in ``sso.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from faker import Faker
 
-from sims.idp.config import DirectoryConfig
+from sims.idp.config import DirectoryConfig, DirectoryUser
 
 DEPARTMENTS = ["Sales", "Engineering", "Finance", "Marketing", "IT", "Legal", "Support", "Operations"]
 
@@ -36,20 +37,25 @@ class Directory:
         self.users: dict[str, User] = {}
         self.roles: dict[str, list[str]] = {r.name: list(r.members) for r in self.config.roles}
         for u in self.config.users:
-            first = u.first_name or u.login.split("@")[0].split(".")[0].title()
-            last = u.last_name or ""
-            self.users[u.login] = User(
-                login=u.login,
-                email=u.email or u.login,
-                display_name=u.display_name or f"{first} {last}".strip(),
-                first_name=first,
-                last_name=last,
-                department=u.department,
-                password=u.password,
-                attributes=dict(u.attributes),
-            )
+            self.add_user(u)
         if self.config.generate:
             self._generate()
+
+    def add_user(self, u: DirectoryUser) -> User:
+        first = u.first_name or u.login.split("@")[0].split(".")[0].title()
+        last = u.last_name or ""
+        user = User(
+            login=u.login,
+            email=u.email or u.login,
+            display_name=u.display_name or f"{first} {last}".strip(),
+            first_name=first,
+            last_name=last,
+            department=u.department,
+            password=u.password,
+            attributes=dict(u.attributes),
+        )
+        self.users[u.login] = user
+        return user
 
     def _generate(self) -> None:
         """Bulk users from faker with a fixed seed: the same names on every machine."""

@@ -1,4 +1,4 @@
-"""The identity provider sim: directories and OAuth 2.0 authorization servers (SAML comes later)."""
+"""The identity provider sim: OAuth 2.0 authorization servers, and directories with SAML 2.0 web apps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from sims.core.sim import Sim
 from sims.idp.directory import Directory
 from sims.idp.oauth import AuthorizationServer
+from sims.idp.sso import SamlPortal
 
 _STATUS_ERRORS = {
     400: "invalid_request",
@@ -28,7 +29,7 @@ _STATUS_ERRORS = {
 class IdpSim(Sim):
     name = "idp"
     default_port = 7401
-    title = "Identity provider (OAuth 2.0 authorization servers)"
+    title = "Identity provider (OAuth 2.0 authorization servers, SAML 2.0 SSO)"
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -39,6 +40,9 @@ class IdpSim(Sim):
         }
         self.root_server = next((s for s in self.servers.values() if s.config.root_alias), None)
         self.directories = {d.id: Directory(d) for d in cfg.directories}
+        self.portals = {
+            d.id: SamlPortal(self.directories[d.id], ctx.world, ctx.urls, ctx.clock) for d in cfg.directories
+        }
 
     # -- state -----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -46,11 +50,14 @@ class IdpSim(Sim):
             s.reset()
         for d in self.directories.values():
             d.reset()
+        for p in self.portals.values():
+            p.reset()
 
     def export_state(self) -> dict:
         return {
             "authorization_servers": {k: s.export() for k, s in self.servers.items()},
             "directories": {k: d.export() for k, d in self.directories.items()},
+            "saml": {k: p.export() for k, p in self.portals.items()},
         }
 
     def import_state(self, state: dict) -> None:
@@ -62,6 +69,10 @@ class IdpSim(Sim):
             if key not in self.directories:
                 raise ValueError(f"state names directory {key!r}, which the world does not have")
             self.directories[key].load(dstate)
+        for key, pstate in state.get("saml", {}).items():
+            if key not in self.portals:
+                raise ValueError(f"state names directory {key!r}, which the world does not have")
+            self.portals[key].load(pstate)
 
     def schedule_jobs(self) -> None:
         for server in self.servers.values():
@@ -93,6 +104,9 @@ class IdpSim(Sim):
         return self.servers.get(parts[1])
 
     def tenant_of(self, path: str, headers: list[tuple[bytes, bytes]]) -> str | None:
+        first = path.split("/", 2)[1] if path.count("/") >= 1 else ""
+        if first in self.directories:
+            return first
         server = self.server_for_path(path)
         return server.config.id if server else None
 
@@ -101,6 +115,25 @@ class IdpSim(Sim):
         return json.dumps(body).encode(), "application/json"
 
     # -- discovery -------------------------------------------------------------------------------
+    @staticmethod
+    def _app_view(app) -> dict:
+        return {
+            "id": app.config.id,
+            "name": app.name,
+            "template": app.config.template,
+            "app_key": app.key_id,
+            "saml_portal_url": app.sso_url,
+            "sso_url": app.sso_url,
+            "idp_entity_id": app.entity_id,
+            "metadata_url": app.metadata_url,
+            "certificate_url": app.certificate_url,
+            "launch_url": app.launch_url,
+            "sp_entity_id": app.sp_entity_id,
+            "acs_url": app.acs_url,
+            "require_signed_requests": app.config.require_signed_requests,
+            "roles": list(app.config.roles),
+        }
+
     def describe(self) -> dict:
         servers = []
         for s in self.servers.values():
@@ -134,7 +167,15 @@ class IdpSim(Sim):
             if s.config.root_alias:
                 servers[-1]["root_token_endpoint"] = f"{self.base_url}/oauth2/v1/token"
         directories = [
-            {"id": d.id, "name": d.config.name, "users": len(d.users), "roles": sorted(d.roles)}
+            {
+                "id": d.id,
+                "name": d.config.name,
+                "users": len(d.users),
+                "roles": sorted(d.roles),
+                "user_portal_url": f"{self.base_url}/{d.id}/my",
+                "login_url": f"{self.base_url}/{d.id}/login",
+                "web_apps": [self._app_view(a) for a in self.portals[d.id].apps.values()],
+            }
             for d in self.directories.values()
         ]
         return {"authorization_servers": servers, "directories": directories}

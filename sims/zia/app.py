@@ -520,4 +520,7 @@ def build_app(sim) -> FastAPI:  # sim: ZiaSim
         )
         return ok(result)
 
+    from sims.zia.sso_app import add_sso_routes
+
+    add_sso_routes(app, sim)
     return app

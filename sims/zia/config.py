@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -74,6 +76,61 @@ class ZiaUser(Strict):
     groups: list[str] = Field(default_factory=list)
 
 
+class SpCertificateConfig(Strict):
+    """A request-signing certificate of the SP (Sign SAML Request > Request Signing SAML Certificate)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    not_before: date
+    days: int = Field(default=1095, gt=0, le=36500)
+    key_seed: str | None = Field(default=None, description="default: derived from the world seed")
+
+
+# The guide's Edit IdP page shows saml_2022 (expired November 16, 2022); a newer one is the "latest".
+DEFAULT_SP_CERTIFICATES = [
+    {"name": "saml_2022", "not_before": "2020-11-16", "days": 730},
+    {"name": "saml_2025", "not_before": "2025-01-01", "days": 1825},
+]
+
+
+class IdentityProviderConfig(Strict):
+    """The guide's Add IdP / Edit IdP page (Administration > Authentication > Identity Providers)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    enabled: bool = True
+    saml_portal_url: str = Field(description="the IdP's SSO URL, or idp:<directory>/<web app> of the idp sim")
+    login_name_attribute: str = Field(default="NameID", min_length=1, description="case-sensitive")
+    org_specific_entity_id: bool = False
+    certificate: str = Field(description="IdP SAML certificate: PEM, or idp:<directory>/<web app>")
+    issuer: str | None = Field(
+        default=None,
+        description="expected Issuer (UNVERIFIED as a ZIA field); default: the web app's for idp: references",
+    )
+    vendor: str = "Others"
+    default_idp: bool = False
+    locations: list[str] = Field(default_factory=list)
+    authentication_domains: list[str] = Field(default_factory=list)
+    sign_saml_request: bool = False
+    signature_algorithm: Literal["SHA-1", "SHA-2"] = "SHA-2"
+    request_signing_certificate: str | None = Field(default=None, description="default: the latest")
+    allow_idp_initiated: bool = Field(default=True, description="off: unsolicited Responses get 0xB001")
+    auto_provisioning: bool = False
+    display_name_attribute: str = "displayName"
+    group_attribute: str = "memberOf"
+    department_attribute: str = "department"
+
+
+class AuthenticationProfile(Strict):
+    """Administration > Authentication > Authentication Profile."""
+
+    user_repository: Literal["Hosted DB", "Active Directory", "OpenLDAP"] = "Hosted DB"
+    authentication_type: Literal["Form-Based", "SAML"] = "Form-Based"
+    authentication_frequency: Literal["Permanent Cookie", "Session Cookie", "Daily Cookie", "Custom"] = (
+        "Daily Cookie"
+    )
+    custom_frequency_days: int = Field(default=1, ge=1, le=180)
+    kerberos: bool = False
+
+
 class TimeWindow(Strict):
     name: str
     days: list[str] = Field(default_factory=lambda: ["EVERYDAY"])
@@ -97,6 +154,10 @@ class ZiaSettings(Strict):
     max_keywords_per_category: int = Field(default=30, ge=0)
     max_keywords: int = Field(default=1000, ge=0)
     admin_rank_enabled: bool = True
+    saml_clock_skew: int = Field(default=60, ge=0, le=3600, description="seconds allowed around SAML windows")
+    saml_request_lifetime: int = Field(
+        default=600, gt=0, description="SP-initiated logins older fail 0xE550C"
+    )
 
 
 class ZiaTenantConfig(Strict):
@@ -114,6 +175,11 @@ class ZiaTenantConfig(Strict):
     users: list[ZiaUser] = Field(default_factory=list)
     time_windows: list[TimeWindow] = Field(default_factory=list)
     settings: ZiaSettings = Field(default_factory=ZiaSettings)
+    identity_providers: list[IdentityProviderConfig] = Field(default_factory=list)
+    authentication_profile: AuthenticationProfile = Field(default_factory=AuthenticationProfile)
+    sp_certificates: list[SpCertificateConfig] = Field(
+        default_factory=lambda: [SpCertificateConfig.model_validate(c) for c in DEFAULT_SP_CERTIFICATES]
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ZiaTenantConfig:
@@ -127,12 +193,72 @@ class ZiaTenantConfig(Strict):
         for admin in self.admins:
             if admin.role not in roles:
                 raise ValueError(f"admin {admin.username!r} has unknown role {admin.role!r}")
+        check_identity_providers(self.identity_providers, self.authentication_profile, self.sp_certificates)
         if self.oneapi:
             known = roles | {r.name for r in self.api_roles}
             for client, role in self.oneapi.clients.items():
                 if role not in known:
                     raise ValueError(f"OneAPI client {client!r} has unknown role {role!r}")
         return self
+
+
+def check_identity_providers(
+    idps: list[IdentityProviderConfig], profile: AuthenticationProfile, certs: list[SpCertificateConfig]
+) -> None:
+    """The portal's rules: at most 64 IdPs, unique names, one default, SAML only once an IdP exists."""
+    if len(idps) > 64:
+        raise ValueError("ZIA allows at most 64 identity providers")
+    names = [i.name.lower() for i in idps]
+    if len(set(names)) != len(names):
+        raise ValueError("two identity providers share a name")
+    if sum(i.default_idp for i in idps) > 1:
+        raise ValueError("only one identity provider can be the default IdP")
+    cert_names = {c.name for c in certs}
+    for i in idps:
+        if i.request_signing_certificate and i.request_signing_certificate not in cert_names:
+            raise ValueError(f"IdP {i.name!r}: no SP certificate named {i.request_signing_certificate!r}")
+        if i.sign_saml_request and not certs:
+            raise ValueError(f"IdP {i.name!r} signs SAML requests but the tenant has no SP certificate")
+    if profile.authentication_type == "SAML" and not any(i.enabled for i in idps):
+        raise ValueError("SAML can be selected only once an identity provider is configured and enabled")
+
+
+def check_saml_references(idp, zia: ZiaConfig) -> None:
+    """Cross-sim references of a world: ``idp:<directory>/<web app>`` in ZIA's identity providers,
+    ``zia:<org>[/<certificate>]`` in the idp's web apps, and PEM certificates that must parse."""
+    from sims.samlkit import SamlXmlError, load_certificate
+
+    apps = {f"{d.id}/{a.id}" for d in idp.directories for a in d.web_apps}
+    certs = {str(t.org_id): {c.name for c in t.sp_certificates} for t in zia.tenants}
+
+    def pem(value: str, where: str) -> None:
+        try:
+            load_certificate(value)
+        except SamlXmlError as err:
+            raise ValueError(f"{where}: {err.message}") from None
+
+    for t in zia.tenants:
+        for i in t.identity_providers:
+            where = f"ZIA org {t.org_id} identity provider {i.name!r}"
+            for field, value in (("saml_portal_url", i.saml_portal_url), ("certificate", i.certificate)):
+                if value.startswith("idp:") and value[4:] not in apps:
+                    raise ValueError(
+                        f"{where}: {field} {value!r} names no web app (idp:<directory>/<web app>)"
+                    )
+            if not i.certificate.startswith("idp:"):
+                pem(i.certificate, f"{where}: certificate")
+    for d in idp.directories:
+        for a in d.web_apps:
+            ref = a.sp_certificate
+            if not ref:
+                continue
+            where = f"idp directory {d.id!r} web app {a.id!r}: sp_certificate"
+            if ref.startswith("zia:"):
+                org, _, name = ref[4:].partition("/")
+                if org not in certs or (name and name not in certs[org]):
+                    raise ValueError(f"{where} {ref!r} names no ZIA organization or certificate")
+            else:
+                pem(ref, where)
 
 
 class ZiaConfig(Strict):

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sims import samlkit as sk
 from sims.core.clock import iso
-from sims.zia.config import AuthorizationServerRef, RoleConfig, ZiaSettings, ZiaUser
+from sims.zia.config import (
+    AuthenticationProfile,
+    AuthorizationServerRef,
+    IdentityProviderConfig,
+    RoleConfig,
+    ZiaSettings,
+    ZiaUser,
+)
 from sims.zia.errors import ZiaError
 from sims.zia.permissions import AREAS, parse_levels
+from sims.zia.sso import IdentityProvider, SamlSP, sp_material
 from sims.zia.tenant import Role, Tenant
 
 
@@ -178,6 +188,121 @@ def build_router(sim) -> APIRouter:
         return [
             {"username": s.username, "created": iso(s.created), "last_seen": iso(s.last_seen)}
             for s in tenant(org_id).sessions.values()
+        ]
+
+    # -- SAML: Identity Providers (Add IdP / Edit IdP) and the Authentication Profile -------------
+    # Edits are pending until Activate (POST /tenants/<org>/activate), as in the Admin Portal.
+    def sso(org_id: str) -> SamlSP:
+        t = tenant(org_id)
+        if t.saml is None:
+            raise HTTPException(404, f"ZIA organization {org_id} has no SAML service provider")
+        return t.saml
+
+    def idp(sp: SamlSP, idp_id: int) -> IdentityProvider:
+        found = sp.pending.idps.get(idp_id)
+        if found is None:
+            raise HTTPException(404, f"no identity provider {idp_id}")
+        return found
+
+    def idp_config(raw: dict) -> IdentityProviderConfig:
+        try:
+            return IdentityProviderConfig.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise HTTPException(400, f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+    def saml_change(action):
+        try:
+            return action()
+        except ValueError as err:
+            raise HTTPException(400, str(err)) from None
+        except ZiaError as err:
+            raise HTTPException(err.status, err.body()) from None
+
+    @router.get("/tenants/{org_id}/idps", summary="Identity Providers (pending, with what is active)")
+    async def list_idps(org_id: str) -> list[dict]:
+        return sso(org_id).listing()
+
+    @router.post("/tenants/{org_id}/idps", status_code=201, summary="Add IdP")
+    async def add_idp(org_id: str, body: dict) -> dict:
+        sp = sso(org_id)
+        tenant(org_id).check_edit_lock()
+        created = saml_change(lambda: sp.add_idp(idp_config(body)))
+        return sp.idp_view(created, False)
+
+    @router.get("/tenants/{org_id}/idps/{idp_id}", summary="Edit IdP (the form's values)")
+    async def get_idp(org_id: str, idp_id: int) -> dict:
+        sp = sso(org_id)
+        found = idp(sp, idp_id)
+        return sp.idp_view(found, sp.active.idps.get(idp_id) is found)
+
+    @router.put("/tenants/{org_id}/idps/{idp_id}", summary="Save the Edit IdP form (every field)")
+    async def put_idp(org_id: str, idp_id: int, body: dict) -> dict:
+        sp = sso(org_id)
+        idp(sp, idp_id)
+        updated = saml_change(lambda: sp.update_idp(idp_id, idp_config(body)))
+        return sp.idp_view(updated, False)
+
+    @router.patch("/tenants/{org_id}/idps/{idp_id}", summary="Change some fields of an IdP")
+    async def patch_idp(org_id: str, idp_id: int, body: dict) -> dict:
+        sp = sso(org_id)
+        raw = {**idp(sp, idp_id).config.model_dump(mode="json"), **body}
+        updated = saml_change(lambda: sp.update_idp(idp_id, idp_config(raw)))
+        return sp.idp_view(updated, False)
+
+    @router.delete("/tenants/{org_id}/idps/{idp_id}", status_code=204)
+    async def delete_idp(org_id: str, idp_id: int) -> None:
+        sp = sso(org_id)
+        idp(sp, idp_id)
+        saml_change(lambda: sp.delete_idp(idp_id))
+
+    @router.get("/tenants/{org_id}/idps/{idp_id}/sp-metadata", summary="Download Metadata (SP metadata)")
+    async def idp_sp_metadata(org_id: str, idp_id: int) -> Response:
+        sp = sso(org_id)
+        return Response(sp.sp_metadata(idp(sp, idp_id)), media_type="application/samlmetadata+xml")
+
+    @router.get("/tenants/{org_id}/idps/{idp_id}/sp-certificate", summary="Download Certificate (SP)")
+    async def idp_sp_certificate(org_id: str, idp_id: int) -> Response:
+        sp = sso(org_id)
+        return PlainTextResponse(sk.cert_to_pem(sp.sp_certificate(idp(sp, idp_id))[2]))
+
+    @router.get("/tenants/{org_id}/sp-certificates", summary="The SP's request-signing certificates")
+    async def sp_certificates(org_id: str) -> list[dict]:
+        sp = sso(org_id)
+        out = []
+        for c in tenant(org_id).config.sp_certificates:
+            cert = sp_material(sim.ctx.world.seed, sp.org, c)[1]
+            expires = cert.not_valid_after_utc.timestamp()
+            out.append({"name": c.name, "expires": iso(expires), "expired": expires <= sim.clock.now()})
+        return out
+
+    @router.get("/tenants/{org_id}/authentication-profile", summary="Authentication Profile")
+    async def get_profile(org_id: str) -> dict:
+        return sso(org_id).profile_view()
+
+    @router.put("/tenants/{org_id}/authentication-profile", summary="Save the Authentication Profile")
+    async def put_profile(org_id: str, body: dict) -> dict:
+        sp = sso(org_id)
+        try:
+            profile = AuthenticationProfile.model_validate({**sp.pending.profile.model_dump(), **body})
+        except ValidationError as err:
+            raise HTTPException(400, err.errors()[0]["msg"]) from None
+        saml_change(lambda: sp.set_profile(profile))
+        return sp.profile_view()
+
+    @router.get("/tenants/{org_id}/user-sessions", summary="End users signed in with SAML")
+    async def user_sessions(org_id: str) -> list[dict]:
+        return [
+            {
+                "login": s.login,
+                "user_id": s.user_id,
+                "idp_id": s.idp_id,
+                "created": iso(s.created),
+                "expires": iso(s.expires),
+                "sp_initiated": s.in_response_to is not None,
+            }
+            for s in sso(org_id).sessions.values()
         ]
 
     return router

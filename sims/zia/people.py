@@ -1,5 +1,5 @@
 """ZIA's users, groups and departments: what URL filtering rules name and the policy decision uses.
-(SAML auto-provisioning and SCIM will write here too.)"""
+SAML auto-provisioning writes here too (``upsert``); SCIM will."""
 
 from __future__ import annotations
 
@@ -56,6 +56,30 @@ class People:
             groups=[self.group_id(g) for g in cfg.groups],
         )
         self.users[user.id] = user
+        return user
+
+    def upsert(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        groups: list[str] | None = None,
+        department: str | None = None,
+    ) -> User:
+        """Create or update a user as SAML auto-provisioning does: what the assertion carries
+        replaces what ZIA had; an attribute the assertion lacks leaves that field as it was."""
+        user = self.by_name(name)
+        if user is None:
+            user = User(
+                id=self._id("user"), name=name, email=name, display_name=display_name or name.split("@")[0]
+            )
+            self.users[user.id] = user
+        elif display_name:
+            user.display_name = display_name
+        if groups is not None:
+            user.groups = [self.group_id(g) for g in dict.fromkeys(groups)]
+        if department:
+            user.department = self.department_id(department)
         return user
 
     def by_name(self, name: str) -> User | None:

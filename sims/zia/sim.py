@@ -36,8 +36,10 @@ class ZiaSim(Sim):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        saml_env = (ctx.world, ctx.urls, ctx.base_url)
         self.tenants = {
-            str(t.org_id): Tenant(t, ctx.clock, ctx.world.seed, self.resolve) for t in ctx.world.zia.tenants
+            str(t.org_id): Tenant(t, ctx.clock, ctx.world.seed, self.resolve, saml_env)
+            for t in ctx.world.zia.tenants
         }
         self.sessions: dict[str, Tenant] = {}
         self.verifier = BearerVerifier(self.tenants, self._oneapi_issuers(), self._fetch_jwks)
@@ -121,6 +123,9 @@ class ZiaSim(Sim):
     def tenant_of(self, path: str, headers: list[tuple[bytes, bytes]]) -> str | None:
         if path.startswith("/sim/v1/"):
             return path.split("/", 4)[3]
+        if path.startswith("/sfc_sso/"):
+            org = path.split("/", 3)[2]
+            return org if org in self.tenants else None
         for name, value in headers:
             if name == b"cookie":
                 for part in value.decode("latin-1").split(";"):
@@ -177,8 +182,42 @@ class ZiaSim(Sim):
             }
             if c.oneapi:
                 entry["oneapi"] = self._oneapi_view(c)
+            if t.saml is not None:
+                entry["saml"] = self._saml_view(t)
             tenants.append(entry)
         return {"tenants": tenants}
+
+    def _saml_view(self, t: Tenant) -> dict:
+        sp = t.saml
+        org = t.config.org_id
+        control = self.ctx.urls.get("control", "")
+        return {
+            "authentication_type": sp.active.profile.authentication_type,
+            "sp_entity_id": t.config.cloud,
+            "org_specific_entity_id": f"{self.base_url}/sfc_sso/{org}",
+            "acs_url": sp.acs_url(),
+            "acs_url_org_specific": sp.acs_url(True),
+            "login_url": f"{self.base_url}{sp.portal_path()}",
+            "sso_start_url": f"{self.base_url}/sim/v1/{org}/sso/start",
+            "sp_metadata_url": f"{self.base_url}/sim/v1/{org}/sp-metadata",
+            "identity_providers": [
+                {
+                    "id": i.id,
+                    "name": i.config.name,
+                    "enabled": i.config.enabled,
+                    "saml_portal_url": i.sso_url,
+                    "expected_issuer": i.issuer,
+                    "sp_entity_id": sp.entity_id(i),
+                    "acs_url": sp.acs_url(i.config.org_specific_entity_id),
+                    "sign_saml_request": i.config.sign_saml_request,
+                    "signature_algorithm": i.config.signature_algorithm,
+                    "auto_provisioning": i.config.auto_provisioning,
+                    "sp_metadata_url": f"{self.base_url}/sim/v1/{org}/sp-metadata?idp={i.id}",
+                    "admin_url": f"{control}/sims/zia/tenants/{org}/idps/{i.id}",
+                }
+                for i in sp.active.idps.values()
+            ],
+        }
 
     def _oneapi_view(self, c) -> dict:
         from sims.idp.oauth import public_urls
@@ -218,6 +257,7 @@ def _export_tenant(t: Tenant) -> dict:
             for s in t.auth_servers
         ],
         "people": t.people.export(),
+        "saml": t.saml.export() if t.saml is not None else None,
         "settings": t.settings.model_dump(),
         "api_roles": [
             {"name": r.name, "rank": r.rank, "permissions": {a: lv.name for a, lv in r.levels.items()}}
@@ -245,6 +285,8 @@ def _import_tenant(t: Tenant, state: dict) -> None:
         servers.append(server)
     t.auth_servers = servers
     t.people.load(state["people"])
+    if t.saml is not None and state.get("saml") is not None:
+        t.saml.load(state["saml"])
     t.apply_settings(ZiaSettings.model_validate(state["settings"]))
     for r in [r for r in t.roles.values() if r.api]:
         del t.roles[r.name]

@@ -84,11 +84,14 @@ class AuthServer:
 
 
 class Tenant:
-    def __init__(self, config: ZiaTenantConfig, clock: SimClock, seed: int, resolve) -> None:
+    def __init__(
+        self, config: ZiaTenantConfig, clock: SimClock, seed: int, resolve, saml_env: tuple | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
         self.seed = seed
         self.resolve = resolve  # "idp:<id>" -> URLs of that authorization server
+        self.saml_env = saml_env  # (world, urls, base url) for the SAML service provider
         self.key = str(config.org_id)
         self.rate = RateLimiter()
         self.reset()
@@ -121,6 +124,12 @@ class Tenant:
         self.time_windows: dict[int, TimeWindow] = {50_000_001 + i: w for i, w in enumerate(cfg.time_windows)}
         self.rate.clear()
         self.token_cache: dict[str, tuple] = {}
+        self.saml = None
+        if self.saml_env is not None:
+            from sims.zia.sso import SamlSP
+
+            world, urls, base_url = self.saml_env
+            self.saml = SamlSP(self, world, urls, base_url, self.clock)
 
     def apply_settings(self, settings) -> None:
         self._settings = settings
@@ -177,6 +186,8 @@ class Tenant:
         self.check_edit_lock()
         if self.dirty:
             self.active = ActiveConfig(self.pending.clone())
+            if self.saml is not None:
+                self.saml.activate()  # identity providers and the authentication profile
             self.dirty = False
         return {"status": "ACTIVE"}
 
