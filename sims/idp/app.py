@@ -54,10 +54,11 @@ def build_app(sim) -> FastAPI:  # sim: IdpSim (not imported, to keep the import 
     async def token(request: Request, s: AuthorizationServer) -> Response:
         try:
             params = parse_form(await request.body(), request.headers.get("content-type"))
-            body = s.token(params, request.headers.get("authorization"))
+            pending = s.prepare(params, request.headers.get("authorization"))
         except TokenError as err:
             status, payload, headers = err.render(s.flavour, iso(sim.clock.now()))
             return _json(payload, status, headers)
+        body = s.token_response(pending.sign())
         return _json(body, 200, _NO_STORE, charset=s.flavour == "zidentity")
 
     def jwks(s: AuthorizationServer) -> Response:
@@ -137,3 +138,53 @@ def build_app(sim) -> FastAPI:  # sim: IdpSim (not imported, to keep the import 
 
     add_saml_routes(app, sim)
     return app
+
+
+class TokenFastPath:
+    """Token requests straight from ASGI, skipping FastAPI's routing and Request/Response objects
+    (about a fifth of a token's cost). Same parsing, checks, errors and body as the FastAPI route,
+    which stays registered for the OpenAPI document and for every other method and path."""
+
+    def __init__(self, app, sim) -> None:
+        self.app = app
+        self.sim = sim
+        self.routes = {s.paths["token"]: s for s in sim.servers.values()}
+        if sim.root_server is not None:
+            self.routes["/oauth2/v1/token"] = sim.root_server
+
+    async def __call__(self, scope, receive, send) -> None:
+        server = self.routes.get(scope.get("path")) if scope["type"] == "http" else None
+        if server is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_TOKEN_REQUEST:
+                chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            if size > MAX_TOKEN_REQUEST:
+                raise TokenError("body_too_large", limit=MAX_TOKEN_REQUEST)
+            params = parse_form(b"".join(chunks), headers.get("content-type"))
+            pending = server.prepare(params, headers.get("authorization"))
+        except TokenError as err:
+            status, payload, extra = err.render(server.flavour, iso(self.sim.clock.now()))
+            await _send(send, status, payload, extra, "application/json")
+            return
+        media = "application/json;charset=UTF-8" if server.flavour == "zidentity" else "application/json"
+        await _send(send, 200, server.token_response(pending.sign()), _NO_STORE, media)
+
+
+async def _send(send, status: int, payload: dict, headers: dict, media: str) -> None:
+    body = json.dumps(payload).encode()
+    raw = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
