@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from sims.core.worldfile import Strict
+from sims.idp.provisioning import ProvisioningConfig
 
 Flavour = Literal["okta", "entra", "ping", "generic", "zidentity"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -192,6 +193,7 @@ class WebAppConfig(Strict):
     )
     signing_key_seed: str | None = Field(default=None, description="default: the directory's signing key")
     broken: BrokenMode | None = Field(default=None, description="deliberately broken Responses (testing SPs)")
+    provisioning: ProvisioningConfig | None = Field(default=None, description="the app's Provisioning tab")
 
     @field_validator("id")
     @classmethod

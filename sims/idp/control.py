@@ -14,6 +14,7 @@ from sims import samlkit as sk
 from sims.core.clock import iso
 from sims.idp.config import BrokenMode, DirectoryUser, WebAppConfig
 from sims.idp.oauth import AuthorizationServer, OAuthClient
+from sims.idp.provisioning import SOURCES, MappingEntry, ProvisioningConfig
 from sims.idp.saml import SsoError, WebApp
 from sims.idp.sso import SamlPortal
 
@@ -32,6 +33,17 @@ class RotateSecret(BaseModel):
 class ExpireSecret(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: datetime | None = Field(default=None, description="default: now")
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = None
+    display_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    department: str | None = None
+    password: str | None = Field(default=None, min_length=1)
+    attributes: dict[str, str] | None = None
 
 
 class MintToken(BaseModel):
@@ -186,8 +198,85 @@ def build_router(sim) -> APIRouter:
         unknown = [m for m in body.members if m not in d.users]
         if unknown:
             raise HTTPException(400, f"unknown user {unknown[0]!r}")
+        before = set(d.roles.get(role, []))
         d.roles[role] = list(dict.fromkeys(body.members))
+        sim.outbound.changed(directory_id, before ^ set(d.roles[role]))  # joiners and leavers
         return {"name": role, "members": d.roles[role]}
+
+    @router.patch("/directories/{directory_id}/users/{login}", summary="Change a user's attributes")
+    async def patch_user(directory_id: str, login: str, body: UserChange) -> dict:
+        d = portal(directory_id).directory
+        user = d.users.get(login)
+        if user is None:
+            raise HTTPException(404, f"no user {login!r}")
+        for name, value in body.model_dump(exclude_unset=True, exclude={"attributes"}).items():
+            setattr(user, name, value)
+        user.attributes.update(body.attributes or {})
+        sim.outbound.changed(directory_id, {login})
+        return asdict(user) | {"password": "<hidden>"}
+
+    # -- outbound provisioning (the app's Provisioning tab) ---------------------------------------
+    def provisioner(directory_id: str, app_id: str):
+        web_app(portal(directory_id), app_id)
+        prov = sim.outbound.apps.get((directory_id, app_id))
+        if prov is None:
+            raise HTTPException(404, f"provisioning is not enabled for app {app_id!r}")
+        return prov
+
+    def prov_view(prov) -> dict:
+        return {
+            **prov.config.model_dump(),
+            "bearer_token": "********",
+            "verified": prov.verified,
+            "discovered": prov.discovered,
+            "provisioned": prov.provisioned,
+            "last_report": prov.last_report,
+        }
+
+    @router.get("/directories/{directory_id}/apps/{app_id}/provisioning")
+    async def get_provisioning(directory_id: str, app_id: str) -> dict:
+        return prov_view(provisioner(directory_id, app_id))
+
+    @router.put(
+        "/directories/{directory_id}/apps/{app_id}/provisioning", summary="Enable / edit provisioning"
+    )
+    async def put_provisioning(directory_id: str, app_id: str, body: dict) -> dict:
+        web_app(portal(directory_id), app_id)
+        current = sim.outbound.apps.get((directory_id, app_id))
+        merged = {**(current.config.model_dump() if current else {}), **body}
+        try:
+            config = ProvisioningConfig.model_validate(merged)
+        except ValidationError as err:
+            raise invalid(err) from None
+        return prov_view(sim.outbound.configure(directory_id, app_id, config))
+
+    @router.post("/directories/{directory_id}/apps/{app_id}/provisioning/verify", summary="The Verify button")
+    async def verify(directory_id: str, app_id: str) -> dict:
+        result = await provisioner(directory_id, app_id).verify(sim.outbound.http)
+        if not result["verified"]:
+            raise HTTPException(400, f"Verify failed: {result['error']}")
+        return result
+
+    @router.post("/directories/{directory_id}/apps/{app_id}/provisioning/sync", summary="Start Sync (full)")
+    async def start_sync(directory_id: str, app_id: str) -> dict:
+        prov = provisioner(directory_id, app_id)
+        if not prov.verified:
+            raise HTTPException(409, "Verify the SCIM service URL and token first")
+        return await sim.outbound.run((directory_id, app_id))
+
+    @router.patch(
+        "/directories/{directory_id}/apps/{app_id}/provisioning/mapping",
+        summary="Enable a (discovered) attribute with a source, or disable one",
+    )
+    async def map_attribute(directory_id: str, app_id: str, body: MappingEntry) -> dict:
+        prov = provisioner(directory_id, app_id)
+        if body.source and not (body.source in SOURCES or body.source.startswith("attributes.")):
+            raise HTTPException(
+                400, f"unknown source {body.source!r} (use {', '.join(SOURCES)} or attributes.<name>)"
+            )
+        entries = [m for m in prov.config.mapping if m.target != body.target]
+        prov.config.mapping = [*entries, body]
+        return prov_view(prov)
 
     # -- SAML web apps (Apps & Widgets > Web Apps: Settings, Trust, SAML Response) ---------------
     def web_app(p: SamlPortal, app_id: str) -> WebApp:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from sims.core.sim import Sim
 from sims.idp.directory import Directory
 from sims.idp.oauth import AuthorizationServer
+from sims.idp.outbound import Outbound
 from sims.idp.sso import SamlPortal
 
 _STATUS_ERRORS = {
@@ -43,6 +44,7 @@ class IdpSim(Sim):
         self.portals = {
             d.id: SamlPortal(self.directories[d.id], ctx.world, ctx.urls, ctx.clock) for d in cfg.directories
         }
+        self.outbound = Outbound(self)
 
     # -- state -----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -52,12 +54,14 @@ class IdpSim(Sim):
             d.reset()
         for p in self.portals.values():
             p.reset()
+        self.outbound.reset()
 
     def export_state(self) -> dict:
         return {
             "authorization_servers": {k: s.export() for k, s in self.servers.items()},
             "directories": {k: d.export() for k, d in self.directories.items()},
             "saml": {k: p.export() for k, p in self.portals.items()},
+            "provisioning": self.outbound.export(),
         }
 
     def import_state(self, state: dict) -> None:
@@ -73,18 +77,20 @@ class IdpSim(Sim):
             if key not in self.portals:
                 raise ValueError(f"state names directory {key!r}, which the world does not have")
             self.portals[key].load(pstate)
+        self.outbound.load(state.get("provisioning", {}))
 
     def schedule_jobs(self) -> None:
         for server in self.servers.values():
             period = server.config.rotate_every
             if period:
                 self.clock.every(period, f"idp:{server.config.id}:rotate-keys", server.rotate_keys)
+        self.outbound.schedule_jobs()
 
     # -- HTTP ------------------------------------------------------------------------------------
     def build_app(self) -> FastAPI:
-        from sims.idp.app import build_app
+        from sims.idp.app import TokenFastPath, build_app
 
-        return build_app(self)
+        return TokenFastPath(build_app(self), self)
 
     def control_router(self) -> APIRouter:
         from sims.idp.control import build_router
