@@ -523,4 +523,15 @@ def build_app(sim) -> FastAPI:  # sim: ZiaSim
     from sims.zia.sso_app import add_sso_routes
 
     add_sso_routes(app, sim)
+    # -- SCIM, last: its /{org_id}/{idp_id}/scim/... pattern must not shadow the routes above ------
+    from sims.core.scim import build_scim_router
+    from sims.zia.scim import ZIA_DIALECT
+
+    def scim_directory(params: dict[str, str]):
+        tenant = sim.tenants.get(params.get("org_id", ""))
+        idp = params.get("idp_id", "")
+        scim = tenant.scim.get(int(idp)) if tenant is not None and idp.isdigit() else None
+        return scim.directory if scim is not None and scim.enabled else None
+
+    app.include_router(build_scim_router(ZIA_DIALECT, scim_directory), tags=["ZIA SCIM"])
     return app

@@ -140,6 +140,7 @@ class TimeWindow(Strict):
 
 class ZiaSettings(Strict):
     realistic_rate_limits: bool = Field(default=False, description="ZIA's per-endpoint limits (2/s, 1/s...)")
+    scim_rate_limit: bool = Field(default=False, description="SCIM's 5 requests a second, with 429")
     session_idle_timeout: int = Field(
         default=300, gt=0, description="seconds; the official SDK assumes 5 min (UNVERIFIED)"
     )
@@ -160,6 +161,22 @@ class ZiaSettings(Strict):
     )
 
 
+class ScimAttribute(Strict):
+    """A custom SCIM user attribute of the organization (discovered by provisioning clients)."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+    schema_urn: str = Field(default="urn:ietf:params:scim:schemas:extension:zscaler:2.0:User")
+    type: Literal["string", "integer", "boolean", "decimal"] = "string"
+    description: str = ""
+
+
+class ScimIdpConfig(Strict):
+    """SCIM provisioning enabled on one (saved) IdP, with its bearer token."""
+
+    idp: str = Field(description="the IdP's name")
+    token: str = Field(min_length=16, description="the bearer token Generate Token gave")
+
+
 class ZiaTenantConfig(Strict):
     cloud: str = Field(description="cloud domain, e.g. zscloud.net")
     org_id: int
@@ -176,6 +193,8 @@ class ZiaTenantConfig(Strict):
     time_windows: list[TimeWindow] = Field(default_factory=list)
     settings: ZiaSettings = Field(default_factory=ZiaSettings)
     identity_providers: list[IdentityProviderConfig] = Field(default_factory=list)
+    scim: list[ScimIdpConfig] = Field(default_factory=list, description="IdPs with SCIM provisioning enabled")
+    scim_custom_attributes: list[ScimAttribute] = Field(default_factory=list)
     authentication_profile: AuthenticationProfile = Field(default_factory=AuthenticationProfile)
     sp_certificates: list[SpCertificateConfig] = Field(
         default_factory=lambda: [SpCertificateConfig.model_validate(c) for c in DEFAULT_SP_CERTIFICATES]
@@ -193,6 +212,10 @@ class ZiaTenantConfig(Strict):
         for admin in self.admins:
             if admin.role not in roles:
                 raise ValueError(f"admin {admin.username!r} has unknown role {admin.role!r}")
+        idp_names = {i.name for i in self.identity_providers}
+        for entry in self.scim:
+            if entry.idp not in idp_names:
+                raise ValueError(f"scim names IdP {entry.idp!r}, which this tenant does not have")
         check_identity_providers(self.identity_providers, self.authentication_profile, self.sp_certificates)
         if self.oneapi:
             known = roles | {r.name for r in self.api_roles}

@@ -29,6 +29,11 @@ from sims.zia.sso import IdentityProvider, SamlSP, sp_material
 from sims.zia.tenant import Role, Tenant
 
 
+class ScimSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
 class EditLock(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(gt=0, le=86400)
@@ -304,5 +309,52 @@ def build_router(sim) -> APIRouter:
             }
             for s in sso(org_id).sessions.values()
         ]
+
+    # -- SCIM on an IdP (Edit IdP > Enable SCIM Provisioning, Generate Token) ---------------------
+    def scim_view(t: Tenant, scim) -> dict:
+        return {
+            "idp_id": scim.idp_id,
+            "enabled": scim.enabled,
+            "bearer_token": scim.token,
+            "base_url": f"{sim.base_url}/{t.config.org_id}/{scim.idp_id}/scim",
+            "users": len(scim.directory.users),
+            "groups": len(scim.directory.groups),
+        }
+
+    def saved_idp(t: Tenant, idp_id: int) -> None:
+        if t.saml is None or idp_id not in t.saml.pending.idps:
+            raise HTTPException(409, f"IdP {idp_id} is not saved: save the IdP before enabling SCIM")
+
+    @router.get("/tenants/{org_id}/idps/{idp_id}/scim", summary="The IdP's SCIM settings")
+    async def get_scim(org_id: str, idp_id: int) -> dict:
+        t = tenant(org_id)
+        scim = t.scim.get(idp_id)
+        if scim is None:
+            raise HTTPException(404, f"SCIM is not enabled on IdP {idp_id}")
+        return scim_view(t, scim)
+
+    @router.put("/tenants/{org_id}/idps/{idp_id}/scim", summary="Enable or disable SCIM provisioning")
+    async def put_scim(org_id: str, idp_id: int, body: ScimSwitch) -> dict:
+        t = tenant(org_id)
+        saved_idp(t, idp_id)
+        if body.enabled:
+            scim = t.scim.get(idp_id) or t.enable_scim(idp_id)
+            scim.enabled = True
+        else:
+            scim = t.scim.get(idp_id)
+            if scim is None:
+                raise HTTPException(404, f"SCIM is not enabled on IdP {idp_id}")
+            scim.enabled = False
+        return scim_view(t, scim)
+
+    @router.post(
+        "/tenants/{org_id}/idps/{idp_id}/scim/token", summary="Generate Token (the old one stops working)"
+    )
+    async def generate_token(org_id: str, idp_id: int) -> dict:
+        t = tenant(org_id)
+        saved_idp(t, idp_id)
+        if idp_id not in t.scim:
+            raise HTTPException(409, f"enable SCIM on IdP {idp_id} first")
+        return scim_view(t, t.enable_scim(idp_id))
 
     return router

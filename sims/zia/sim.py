@@ -126,6 +126,9 @@ class ZiaSim(Sim):
         if path.startswith("/sfc_sso/"):
             org = path.split("/", 3)[2]
             return org if org in self.tenants else None
+        parts = path.split("/", 4)
+        if len(parts) > 3 and parts[3] == "scim" and parts[1] in self.tenants:
+            return parts[1]
         for name, value in headers:
             if name == b"cookie":
                 for part in value.decode("latin-1").split(";"):
@@ -184,6 +187,16 @@ class ZiaSim(Sim):
                 entry["oneapi"] = self._oneapi_view(c)
             if t.saml is not None:
                 entry["saml"] = self._saml_view(t)
+            entry["scim"] = [
+                {
+                    "idp_id": s.idp_id,
+                    "idp": t.saml.pending.idps[s.idp_id].config.name if t.saml else None,
+                    "base_url": f"{self.base_url}/{c.org_id}/{s.idp_id}/scim",
+                    "bearer_token": s.token,
+                    "enabled": s.enabled,
+                }
+                for s in t.scim.values()
+            ]
             tenants.append(entry)
         return {"tenants": tenants}
 
@@ -257,6 +270,15 @@ def _export_tenant(t: Tenant) -> dict:
             for s in t.auth_servers
         ],
         "people": t.people.export(),
+        "scim": [
+            {
+                "idp_id": s.idp_id,
+                "token": s.token,
+                "enabled": s.enabled,
+                "directory": s.directory.export_state(),
+            }
+            for s in t.scim.values()
+        ],
         "saml": t.saml.export() if t.saml is not None else None,
         "settings": t.settings.model_dump(),
         "api_roles": [
@@ -285,6 +307,11 @@ def _import_tenant(t: Tenant, state: dict) -> None:
         servers.append(server)
     t.auth_servers = servers
     t.people.load(state["people"])
+    t.scim = {}
+    for s in state.get("scim", []):
+        scim = t.enable_scim(int(s["idp_id"]), s["token"])
+        scim.enabled = bool(s["enabled"])
+        scim.directory.import_state(s["directory"])
     if t.saml is not None and state.get("saml") is not None:
         t.saml.load(state["saml"])
     t.apply_settings(ZiaSettings.model_validate(state["settings"]))

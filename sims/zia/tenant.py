@@ -130,6 +130,30 @@ class Tenant:
 
             world, urls, base_url = self.saml_env
             self.saml = SamlSP(self, world, urls, base_url, self.clock)
+        self.scim: dict[int, object] = {}
+        if self.saml is not None:
+            by_name = {i.config.name: i.id for i in self.saml.pending.idps.values()}
+            for entry in cfg.scim:
+                self.enable_scim(by_name[entry.idp], entry.token)
+
+    # -- SCIM (Edit IdP > Enable SCIM Provisioning) ----------------------------------------------
+    def enable_scim(self, idp_id: int, token: str | None = None):
+        """SCIM on a saved IdP; returns its ScimIdp. A new token replaces the old one."""
+        from sims.zia.scim import ScimIdp, new_directory
+
+        current = self.scim.get(idp_id)
+        token = token or self.new_scim_token()
+        if current is None:
+            current = ScimIdp(idp_id, token, new_directory(self, idp_id, self.clock.now))
+            self.scim[idp_id] = current
+        current.token, current.enabled = token, True
+        return current
+
+    def new_scim_token(self) -> str:
+        return "".join(
+            self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+            for _ in range(40)
+        )
 
     def apply_settings(self, settings) -> None:
         self._settings = settings
