@@ -77,6 +77,10 @@ class ZpaSim(Sim):
                         {"id": i.id, "name": i.config.name, "login_url": i.login_url, **c.sp_urls(i.id)}
                         for i in c.idps.values()
                     ],
+                    "scim": [
+                        {"idp_id": k, "base_url": f"{self.base_url}/scim/1/{k}/v2", "bearer_token": s.token}
+                        for k, s in c.scim.items()
+                    ],
                 }
             )
         return {"tenants": out}
@@ -180,6 +184,74 @@ def build_app(sim: ZpaSim) -> FastAPI:
     async def certificate(cid: str, idp_id: str) -> Response:
         return PlainTextResponse(sk.cert_to_pem(sp_customer(cid).sp_cert))
 
+    # -- SCIM, and the admin API pieces that read SCIM groups and attributes ---------------------
+    from sims.core.scim import build_scim_router
+    from sims.zpa import scim as zscim
+
+    def scim_directory(params: dict[str, str]):
+        for c in sim.customers.values():
+            s = c.scim.get(params.get("idp_id", ""))
+            if s is not None and params.get("userdb") == zscim.USERDB:
+                return s.directory
+        return None
+
+    def scim_paging(request: Request) -> tuple[int, int]:
+        q = request.query_params
+        try:
+            page = int(q.get("page", "1"))
+            size = int(q.get("pagesize", q.get("pageSize", "20")))
+        except ValueError:
+            raise ZpaError(400, "invalid.input", "page and pagesize must be numbers") from None
+        if page < 1 or not 1 <= size <= 500:
+            raise ZpaError(400, "invalid.input", "page must be >= 1 and pagesize 1-500")
+        return page, size
+
+    async def scim_groups(cid: str, idp_id: str, request: Request) -> Response:
+        c = customer(cid, request)
+        page, size = scim_paging(request)
+        return Response(
+            json.dumps(zscim.scim_groups(c, idp_id, page, size, request.query_params.get("search"))),
+            media_type="application/json",
+        )
+
+    async def scim_group(cid: str, group_id: str, request: Request) -> Response:
+        c = customer(cid, request)
+        for idp_id, s in c.scim.items():
+            rec = s.directory.groups.get(group_id)
+            if rec is not None:
+                return Response(json.dumps(zscim.group_view(rec, idp_id)), media_type="application/json")
+        raise ZpaError(404, "resource.not.found", f"SCIM group {group_id[:24]} not found")
+
+    async def scim_attributes(cid: str, idp_id: str, request: Request) -> Response:
+        c = customer(cid, request)
+        if idp_id not in c.idps:
+            raise ZpaError(404, "resource.not.found", f"identity provider {idp_id[:24]} not found")
+        return _json(zscim.scim_attributes(c, idp_id))
+
+    async def attribute_values(cid: str, idp_id: str, attr_id: str, request: Request) -> Response:
+        c = customer(cid, request)
+        values = zscim.attribute_values(c, idp_id, attr_id)
+        return Response(
+            json.dumps({"totalPages": 1, "totalCount": len(values), "list": values}),
+            media_type="application/json",
+        )
+
+    for prefix in ("", "/zpa"):
+        user = prefix + "/userconfig/v1/customers/{cid}"
+        mgmt = prefix + "/mgmtconfig/v1/admin/customers/{cid}"
+        app.add_api_route(user + "/scimgroup/idpId/{idp_id}", scim_groups, methods=["GET"], tags=["SCIM"])
+        app.add_api_route(user + "/scimgroup/{group_id}", scim_group, methods=["GET"], tags=["SCIM"])
+        app.add_api_route(
+            mgmt + "/idp/{idp_id}/scimattribute", scim_attributes, methods=["GET"], tags=["SCIM"]
+        )
+        app.add_api_route(
+            user + "/scimattribute/idpId/{idp_id}/attributeId/{attr_id}",
+            attribute_values,
+            methods=["GET"],
+            tags=["SCIM"],
+        )
+    app.include_router(build_scim_router(zscim.ZPA_DIALECT, scim_directory), tags=["ZPA SCIM"])
+
     return app
 
 
@@ -229,5 +301,14 @@ def build_router(sim: ZpaSim) -> APIRouter:
     @router.get("/customers/{cid}/sessions", summary="Users signed in through SAML")
     async def sessions(cid: str) -> list[dict]:
         return [{"user": s["user"], "idp_id": s["idp_id"]} for s in customer(cid).sessions.values()]
+
+    @router.post("/customers/{cid}/idps/{idp_id}/scim/token", summary="Generate New Token (SCIM)")
+    async def scim_token(cid: str, idp_id: str) -> dict:
+        c = customer(cid)
+        if idp_id not in c.idps:
+            raise HTTPException(404, f"no identity provider {idp_id}")
+        current = c.scim.get(idp_id)
+        s = c.enable_scim(idp_id, (current.generation + 1) if current else 0)
+        return {"idp_id": idp_id, "base_url": f"{sim.base_url}/scim/1/{idp_id}/v2", "bearer_token": s.token}
 
     return router

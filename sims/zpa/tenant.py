@@ -78,6 +78,23 @@ class Customer:
             self.put(cfg)
         self.used: OrderedDict[str, float] = OrderedDict()
         self.sessions: dict[str, dict] = {}
+        self.scim: dict = {}
+        for idp in self.idps.values():
+            if idp.config.scim_enabled:
+                self.enable_scim(idp.id)
+
+    # -- SCIM (IdP Configuration > Enabled for SCIM Sync, Generate New Token) ----------------------
+    def enable_scim(self, idp_id: str, generation: int = 0):
+        from sims.zpa.scim import ZpaScim, new_directory
+
+        digest = hashlib.sha256(self.token_secret + f":scim:{idp_id}:{generation}".encode()).hexdigest()
+        current = self.scim.get(idp_id)
+        if current is None:
+            current = ZpaScim(idp_id, digest, new_directory(self, idp_id, self.clock.now))
+            self.scim[idp_id] = current
+        current.token = digest
+        current.generation = generation
+        return current
 
     # -- API sign-in -----------------------------------------------------------------------------
     def signin(self, client_id: str | None, client_secret: str | None) -> dict:
@@ -285,6 +302,10 @@ class Customer:
             },
             "used": dict(self.used),
             "sessions": dict(self.sessions),
+            "scim": {
+                k: {"generation": getattr(s, "generation", 0), "directory": s.directory.export_state()}
+                for k, s in self.scim.items()
+            },
         }
 
     def load(self, state: dict) -> None:
@@ -297,3 +318,6 @@ class Customer:
         self.next = int(state["next"])
         self.used = OrderedDict((k, float(v)) for k, v in state["used"].items())
         self.sessions = dict(state["sessions"])
+        self.scim = {}
+        for k, s in state.get("scim", {}).items():
+            self.enable_scim(k, int(s["generation"])).directory.import_state(s["directory"])
