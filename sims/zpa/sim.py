@@ -191,7 +191,7 @@ def build_app(sim: ZpaSim) -> FastAPI:
     def scim_directory(params: dict[str, str]):
         for c in sim.customers.values():
             s = c.scim.get(params.get("idp_id", ""))
-            if s is not None and params.get("userdb") == zscim.USERDB:
+            if s is not None and s.idp_id in c.idps and params.get("userdb") == zscim.USERDB:
                 return s.directory
         return None
 

@@ -14,6 +14,9 @@ IDP_APPS = "/sims/idp/directories/aan4174/apps"
 
 @pytest.fixture
 def zpa(sims) -> str:
+    # The default world has a CyberArk IdP (with SCIM); these tests start from an empty IdP list.
+    for idp in sims.control.get(f"{ADMIN}/idps"):
+        sims.control.delete(f"{ADMIN}/idps/{idp['id']}")
     return sims.url("zpa")
 
 
