@@ -41,7 +41,9 @@ ZPA_DIALECT = Dialect(
     max_page_size=100,
     list_group_members=False,
     inactive_means_delete=True,
-    input_aliases={name: f"{ENTERPRISE_USER}:{name}" for name in ("costCenter", "division", "organization")},
+    input_aliases={
+        name.lower(): f"{ENTERPRISE_USER}:{name}" for name in ("costCenter", "division", "organization")
+    },
     # ZPA's admin API shows SCIM groups with numeric ids
     id_factory=lambda directory, n: str(3_251_000 + n),
     documentation_uri="https://help.zscaler.com/zpa/about-scim-apis",
