@@ -237,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     _world_flags(world)
     world.add_argument("--json", action="store_true", help="machine-readable output")
     world.set_defaults(func=cmd_world)
+
+    from sims.saviynt.cli import add_parser as add_connector_parser
+
+    add_connector_parser(sub)  # sims connector run: Saviynt REST connector JSON (sims/saviynt)
     return parser
 
 
