@@ -304,7 +304,8 @@ class Patcher:
         hits = [i for i, e in enumerate(current) if isinstance(e, dict) and pred(e)]
         if op == "remove":
             if sub is None:
-                kept = [e for i, e in enumerate(current) if i not in set(hits)]
+                gone = set(hits)
+                kept = [e for i, e in enumerate(current) if i not in gone]
             else:
                 for i in hits:
                     current[i].pop(sub.name, None)

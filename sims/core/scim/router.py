@@ -141,7 +141,10 @@ def build_scim_router(dialect: Dialect, store_resolver: StoreResolver) -> APIRou
             raise invalid_syntax(f"the body is not valid JSON: {str(err)[:200]}") from None
 
     def query_params(request: Request) -> dict[str, str]:
-        return {k.lower(): v for k, v in request.query_params.items()}
+        q = {k.lower(): v for k, v in request.query_params.items()}
+        if "excludeattributes" in q:  # ZPA's documentation spells it so, and ZPA honours it
+            q.setdefault("excludedattributes", q["excludeattributes"])
+        return q
 
     def int_param(q: dict, name: str) -> int | None:
         raw = q.get(name.lower())
