@@ -37,6 +37,9 @@ class ZpaTenant(Strict):
     client_id: str
     client_secret: str
     token_lifetime: int = Field(default=3600, gt=0, le=86400)
+    scim_inactive_deletes: bool = Field(
+        default=True, description="ZPA removes a user set inactive; off only for compliance tools' runs"
+    )
     identity_providers: list[ZpaIdpConfig] = Field(default_factory=list)
 
 

@@ -8,6 +8,7 @@ removed quickly"), and group lists without members.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -50,9 +51,14 @@ ZPA_DIALECT = Dialect(
 )
 
 
+# For compliance tools that toggle ``active`` at random: the same dialect without delete-on-inactive.
+ZPA_DIALECT_KEEP_INACTIVE = dataclasses.replace(ZPA_DIALECT, inactive_means_delete=False)
+
+
 def new_directory(customer, idp_id: str, clock) -> Directory:
+    dialect = ZPA_DIALECT if customer.config.scim_inactive_deletes else ZPA_DIALECT_KEEP_INACTIVE
     return Directory(
-        ZPA_DIALECT,
+        dialect,
         clock,
         name=f"zpa:{customer.cid}:{idp_id}",
         seed=f"{customer.cid}:{idp_id}",
