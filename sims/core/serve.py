@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import threading
@@ -111,6 +112,11 @@ class WorldServer:
             await asyncio.sleep(0.005)
 
     async def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        # The world as loaded is long-lived: keep it out of the collector's full passes, and make
+        # those rarer. At 100,000 SCIM users a full pass stalled requests for 100-200 ms.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(700, 10, 100)
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         tasks = [
