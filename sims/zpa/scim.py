@@ -42,6 +42,7 @@ ZPA_DIALECT = Dialect(
     max_page_size=100,
     list_group_members=False,
     inactive_means_delete=True,
+    unknown_members="ignore",  # UNVERIFIED, as for ZIA: a member id naming no user is dropped
     input_aliases={
         name.lower(): f"{ENTERPRISE_USER}:{name}" for name in ("costCenter", "division", "organization")
     },
