@@ -1,4 +1,4 @@
-"""The ``sims`` command: ``sims up`` serves the world, ``sims world`` prints it."""
+"""The ``sims`` command: ``sims up`` serves the world, ``serve SIM`` one sim, ``world`` prints it."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ ENV = {
     "clock": "SIMS_CLOCK",
     "control_token": "SIMS_CONTROL_TOKEN",
     "log_level": "SIMS_LOG_LEVEL",
+    "json": "SIMS_JSON",
 }
 
 
-def _world_flags(p: argparse.ArgumentParser) -> None:
+def _world_flags(p: argparse.ArgumentParser, only: bool = True) -> None:
     env = os.environ.get
     p.add_argument(
         "--world",
@@ -60,12 +61,13 @@ def _world_flags(p: argparse.ArgumentParser) -> None:
         help="port of one service, e.g. --port idp=9001 (repeatable; 0 = any free port) "
         "[SIMS_PORTS=idp=9001,control=9000]",
     )
-    p.add_argument(
-        "--only",
-        default=env(ENV["only"]),
-        metavar="SIMS",
-        help=f"comma-separated sims to run (default: all of {','.join(registry.SIMS)}) [SIMS_ONLY]",
-    )
+    if only:
+        p.add_argument(
+            "--only",
+            default=env(ENV["only"]),
+            metavar="SIMS",
+            help=f"comma-separated sims to run (default: all of {','.join(registry.SIMS)}) [SIMS_ONLY]",
+        )
     p.add_argument(
         "--clock",
         choices=["real", "frozen"],
@@ -88,6 +90,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not sep or not value.strip().isdigit() or int(value) > 65535:
             raise SettingsError(f"--port expects NAME=PORT, got {spec!r}")
         ports[name.strip()] = int(value)
+    only = getattr(args, "sim", None) or args.only  # `sims serve SIM` is `sims up --only SIM`
     base = args.base_port
     if base is not None:
         try:
@@ -100,7 +103,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         advertise_host=args.advertise_host,
         base_port=base,
         ports=ports,
-        only=[s.strip() for s in args.only.split(",") if s.strip()] if args.only else None,
+        only=[s.strip() for s in only.split(",") if s.strip()] if only else None,
         clock=args.clock,
         control_token=args.control_token,
         log_level=getattr(args, "log_level", "warning"),
@@ -215,6 +218,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=os.environ.get(ENV["json"], "").lower() in ("1", "true", "yes"),
+        help="print the resolved world as one JSON line when ready [SIMS_JSON=1]",
+    )
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get(ENV["log_level"], "warning"),
+        choices=["debug", "info", "warning", "error"],
+        help="[SIMS_LOG_LEVEL]",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sims", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sims {__version__}")
@@ -222,16 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="serve every simulator and the control plane")
     _world_flags(up)
-    up.add_argument(
-        "--json", action="store_true", help="print the resolved world as one JSON line when ready"
-    )
-    up.add_argument(
-        "--log-level",
-        default=os.environ.get(ENV["log_level"], "warning"),
-        choices=["debug", "info", "warning", "error"],
-        help="[SIMS_LOG_LEVEL]",
-    )
+    _serve_flags(up)
     up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve one simulator and a control plane of its own (sims up --only SIM; one container per sim)",
+    )
+    serve.add_argument("sim", choices=list(registry.SIMS), help="the sim to serve")
+    _world_flags(serve, only=False)
+    _serve_flags(serve)
+    serve.set_defaults(func=cmd_up, only=None)
 
     world = sub.add_parser("world", help="print the resolved world: URLs, credentials, tenants")
     _world_flags(world)

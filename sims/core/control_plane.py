@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sims.core.faults import FaultSpec
@@ -80,6 +80,16 @@ def build_control_app(rt: Runtime) -> FastAPI:
         ok = all(rt.serving.values())
         body = {"status": "ok" if ok else "starting", "world": rt.world.name, "sims": sims}
         return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get(
+        "/metrics",
+        dependencies=guarded,
+        response_class=Response,
+        summary="Prometheus metrics: requests by sim, route and status; latency histograms",
+    )
+    async def metrics() -> Response:
+        body, ctype = rt.metrics.exposition()
+        return Response(body, media_type=ctype)
 
     @app.get("/world", dependencies=guarded, summary="The resolved world (same as `sims world --json`)")
     async def world() -> dict:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sims.core.clock import SimClock, iso
 from sims.core.faults import FaultEngine, FaultRule
 from sims.core.journal import Entry, Journal
+from sims.core.metrics import Metrics, route_of
 from sims.core.sim import Sim
 
 log = logging.getLogger("sims.http")
@@ -88,6 +89,7 @@ class SimHTTP:
         journal: Journal,
         faults: FaultEngine,
         max_body: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
         self.sim = sim
@@ -95,6 +97,7 @@ class SimHTTP:
         self.journal = journal
         self.faults = faults
         self.max_body = max_body
+        self.metrics = metrics
 
     async def _reply(self, send: Send, entry: Entry, status: int, body: bytes, ctype: str, extra=()) -> None:
         headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()), *extra]
@@ -164,8 +167,11 @@ class SimHTTP:
         try:
             await self._handle(scope, receive, send, entry)
         finally:
-            entry.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            elapsed = time.perf_counter() - started
+            entry.latency_ms = round(elapsed * 1000, 3)
             self.journal.add(entry)
+            if self.metrics is not None:
+                self.metrics.observe(self.sim.name, method, route_of(scope), entry.status, elapsed)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, entry: Entry) -> None:
         length = _header(scope["headers"], b"content-length")

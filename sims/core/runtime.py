@@ -10,6 +10,7 @@ from sims.core.faults import FaultEngine
 from sims.core.http import SimHTTP
 from sims.core.journal import Journal
 from sims.core.mailbox import Mailbox
+from sims.core.metrics import Metrics
 from sims.core.sim import Sim, SimContext
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Runtime:
         self.journal = Journal(limits.journal_entries, limits.journal_body_bytes)
         self.faults = FaultEngine(world.seed)
         self.mailbox = Mailbox(self.clock, limits.mailbox_messages)
+        self.metrics = Metrics()  # per runtime: several worlds in one process never share metrics
         self.sims: dict[str, Sim] = {}
         for name, cls in sim_classes.items():
             sim = cls(SimContext(world, self.clock, self.mailbox, urls[name], urls))
@@ -70,6 +72,7 @@ class Runtime:
             journal=self.journal,
             faults=self.faults,
             max_body=self.world.limits.max_request_bytes,
+            metrics=self.metrics,
         )
 
     # -- whole-world operations ------------------------------------------------------------------
