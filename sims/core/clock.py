@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -129,13 +129,14 @@ class SimClock:
         with self._lock:
             return self._run_due(until=self.now(), move=False)
 
-    def _run_due(self, until: float, move: bool = True) -> int:
+    def _due_jobs(self, until: float, move: bool) -> Iterator[Job]:
+        """Each job due up to ``until``, in due order, with the clock at its due time while it runs;
+        recurring jobs are put back after. The one place both runners share."""
         if self._running_jobs:
             if move:  # a job moving time would skip the jobs due before its target
                 raise RuntimeError("a scheduled job may not advance or set the clock")
-            return 0
+            return
         self._running_jobs = True
-        ran = 0
         try:
             while self._jobs and self._jobs[0].due <= until:
                 job = heapq.heappop(self._jobs)
@@ -144,15 +145,7 @@ class SimClock:
                 self._current = job
                 if move and job.due > self.now():
                     self._set(job.due)
-                try:
-                    result = job.action()
-                    if inspect.isawaitable(result):  # only the async runner can await it
-                        if inspect.iscoroutine(result):
-                            result.close()
-                        log.error("job %s is async: advance the clock with advance_async", job.name)
-                except Exception:  # a failing job must not stop time
-                    log.exception("scheduled job %s failed", job.name)
-                ran += 1
+                yield job
                 if job.every and not job.cancelled:
                     job.due += job.every
                     job.seq = next(self._seq)
@@ -160,6 +153,19 @@ class SimClock:
         finally:
             self._running_jobs = False
             self._current = None
+
+    def _run_due(self, until: float, move: bool = True) -> int:
+        ran = 0
+        for job in self._due_jobs(until, move):
+            try:
+                result = job.action()
+                if inspect.isawaitable(result):  # only the async runner can await it
+                    if inspect.iscoroutine(result):
+                        result.close()
+                    log.error("job %s is async: advance the clock with advance_async", job.name)
+            except Exception:  # a failing job must not stop time
+                log.exception("scheduled job %s failed", job.name)
+            ran += 1
         return ran
 
     # -- the same, for jobs that await (an integration calling other sims over HTTP) ---------------
@@ -182,36 +188,17 @@ class SimClock:
         return await self._run_due_async(until=self.now(), move=False)
 
     async def _run_due_async(self, until: float, move: bool = True) -> int:
-        # No lock across awaits: every caller runs on the one serving loop; the flag stops re-entry
-        # (a job's HTTP call reaching the control plane's advance, or the ticker firing meanwhile).
-        if self._running_jobs:
-            if move:
-                raise RuntimeError("a scheduled job may not advance or set the clock")
-            return 0
-        self._running_jobs = True
+        # No lock across awaits: every caller runs on the one serving loop; the flag in _due_jobs
+        # stops re-entry (a job's HTTP call reaching the control plane's advance, or the ticker).
         ran = 0
-        try:
-            while self._jobs and self._jobs[0].due <= until:
-                job = heapq.heappop(self._jobs)
-                if job.cancelled:
-                    continue
-                self._current = job
-                if move and job.due > self.now():
-                    self._set(job.due)
-                try:
-                    result = job.action()
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:  # a failing job must not stop time
-                    log.exception("scheduled job %s failed", job.name)
-                ran += 1
-                if job.every and not job.cancelled:
-                    job.due += job.every
-                    job.seq = next(self._seq)
-                    heapq.heappush(self._jobs, job)
-        finally:
-            self._running_jobs = False
-            self._current = None
+        for job in self._due_jobs(until, move):
+            try:
+                result = job.action()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # a failing job must not stop time
+                log.exception("scheduled job %s failed", job.name)
+            ran += 1
         return ran
 
     # -- scheduling ------------------------------------------------------------------------------
