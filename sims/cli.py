@@ -11,6 +11,7 @@ import signal
 import sys
 
 from sims import __version__, registry
+from sims.core import logs
 from sims.core.serve import run_loop
 from sims.core.worldfile import WorldError
 from sims.launch import Settings, SettingsError, open_world, plan
@@ -26,6 +27,7 @@ ENV = {
     "clock": "SIMS_CLOCK",
     "control_token": "SIMS_CONTROL_TOKEN",
     "log_level": "SIMS_LOG_LEVEL",
+    "log_format": "SIMS_LOG_FORMAT",
     "json": "SIMS_JSON",
 }
 
@@ -192,11 +194,13 @@ def cmd_world(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if args.log_format not in logs.FORMATS:
+        raise SettingsError(f"--log-format / SIMS_LOG_FORMAT expects text or json, got {args.log_format!r}")
+    handler = logs.configure(settings.log_level, args.log_format)
     server = open_world(settings)
     runtime = server.runtime
+    logs.use_clock(handler, runtime.clock.now)
+    runtime.journal.log_requests = logging.getLogger("sims.requests").isEnabledFor(logging.INFO)
 
     def ready() -> None:
         if args.json:
@@ -231,6 +235,12 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
         choices=["debug", "info", "warning", "error"],
         help="[SIMS_LOG_LEVEL]",
     )
+    p.add_argument(
+        "--log-format",
+        default=os.environ.get(ENV["log_format"], "text"),
+        choices=list(logs.FORMATS),
+        help="text: readable lines; json: one JSON object per line, on stderr [SIMS_LOG_FORMAT]",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sims.saviynt.cli import add_parser as add_connector_parser
 
     add_connector_parser(sub)  # sims connector run: Saviynt REST connector JSON (sims/saviynt)
+
+    from sims.demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)  # sims demo NAME: narrated demos against a running world (sims/demo.py)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ SECRET_KEYS = frozenset(
         "samlresponse",
     }
 )
+log = logging.getLogger("sims.requests")
 _FORM = re.compile(r"^[^\s=&]+=[^\s]*$")
 _JSON_SECRET = re.compile(
     r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
@@ -141,6 +143,9 @@ class Journal:
         self._entries: deque[Entry] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
         self.total = 0
+        # one INFO line per request on the logger ``sims.requests``; off unless asked (sims up at
+        # --log-level info or debug), so the request path pays one attribute read
+        self.log_requests = False
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -148,6 +153,25 @@ class Journal:
     def add(self, entry: Entry) -> None:
         self._entries.append(entry)
         self.total += 1
+        if self.log_requests:
+            log.info(
+                "%s %s %s -> %d (%.1f ms)",
+                entry.sim,
+                entry.method,
+                entry.path,
+                entry.status,
+                entry.latency_ms,
+                extra={
+                    "journal_id": entry.id,
+                    "sim": entry.sim,
+                    "method": entry.method,
+                    "path": entry.path,
+                    "status": entry.status,
+                    "latency_ms": entry.latency_ms,
+                    "tenant": entry.tenant,
+                    "fault": entry.fault,
+                },
+            )
 
     def clear(self) -> None:
         self._entries.clear()

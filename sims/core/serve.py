@@ -78,6 +78,7 @@ class WorldServer:
             config = uvicorn.Config(
                 app,
                 log_level=log_level,
+                log_config=None,  # uvicorn's records go to the root logger: one format (sims.core.logs)
                 access_log=False,
                 lifespan="off",
                 http=http,
