@@ -66,10 +66,16 @@ def build_control_app(rt: Runtime) -> FastAPI:
         if not token:
             return
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        value = value.strip() if scheme.lower() == "bearer" else ""
+        if not value and request.url.path.startswith("/ui"):  # a browser cannot send a bearer header
+            value = request.query_params.get("token", "")
+        if not value or not hmac.compare_digest(value.encode(), token.encode()):
             raise HTTPException(401, "control plane token required", headers={"WWW-Authenticate": "Bearer"})
 
     guarded = [Depends(authorized)]
+    from sims.core.ui import build_ui_router  # the web dashboard (Jinja2 templates)
+
+    app.include_router(build_ui_router(rt), prefix="/ui", dependencies=guarded)
 
     @app.get("/health", response_model=Health, summary="200 once every sim is serving (no token needed)")
     async def health() -> JSONResponse:
