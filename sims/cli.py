@@ -109,6 +109,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         clock=args.clock,
         control_token=args.control_token,
         log_level=getattr(args, "log_level", "warning"),
+        progress="auto",  # bars on stderr while a big world generates its data
     )
 
 

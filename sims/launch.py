@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from sims import registry
+from sims.core import progress as progress_mod
+from sims.core.progress import Progress
 from sims.core.runtime import Runtime
 from sims.core.serve import WorldServer, bind
 from sims.world import DEFAULT_WORLD, World, load_world
@@ -30,6 +32,9 @@ class Settings:
     clock: Literal["real", "frozen"] | None = None
     control_token: str | None = None
     log_level: str = "warning"
+    # bulk-generation progress: None = none, "auto" = bars on stderr when it is a terminal or the
+    # world generates >= 10,000 items (the CLI), or any object with task(name, total)
+    progress: Progress | Literal["auto"] | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -75,6 +80,31 @@ def load(settings: Settings) -> tuple[World, str]:
     return world, str(Path(path)) if path else f"(embedded default world {DEFAULT_WORLD.name})"
 
 
+def planned_items(world: World) -> int:
+    """Roughly how many records the world generates at start: users and history events."""
+    users = sum(d.generate.count for d in world.idp.directories if d.generate)
+    users += sum(t.generate_users.count for t in world.zia.tenants if t.generate_users)
+    events = 0.0
+    for a in world.mimecast.accounts:
+        g = a.generator
+        if g.enabled:
+            hours = min(g.history_hours, g.max_catch_up_hours)
+            events += (g.clicks_per_hour + g.impersonations_per_hour) * hours
+    return users + int(events)
+
+
+def build_runtime(settings: Settings, world: World, **kwargs) -> Runtime:
+    """The runtime, with the settings' progress reporting while the sims generate their data."""
+    wanted = settings.progress
+    if wanted == "auto":
+        if not progress_mod.wanted(planned_items(world)):
+            return Runtime(world, **kwargs)
+        with progress_mod.RichProgress() as bars, progress_mod.using(bars):
+            return Runtime(world, **kwargs)
+    with progress_mod.using(wanted):
+        return Runtime(world, **kwargs)
+
+
 def control_token_for(settings: Settings) -> str | None:
     """A token is required whenever the control plane listens beyond loopback."""
     if settings.control_token:
@@ -87,10 +117,11 @@ def plan(settings: Settings) -> Runtime:
     world, source = load(settings)
     names = selected_sims(settings.only)
     ports = resolve_ports(settings, names)
-    return Runtime(
+    return build_runtime(
+        settings,
         world,
-        {n: registry.sim_class(n) for n in names},
-        urls_for(ports, settings),
+        sim_classes={n: registry.sim_class(n) for n in names},
+        urls=urls_for(ports, settings),
         clock_mode=settings.clock,
         control_token=control_token_for(settings),
         source=source,
@@ -117,10 +148,11 @@ def open_world(settings: Settings) -> WorldServer:
             s.close()
         raise
     bound = {**ports, **{name: s.getsockname()[1] for name, s in sockets.items()}}
-    runtime = Runtime(
+    runtime = build_runtime(
+        settings,
         world,
-        {n: registry.sim_class(n) for n in names},
-        urls_for(bound, settings),
+        sim_classes={n: registry.sim_class(n) for n in names},
+        urls=urls_for(bound, settings),
         clock_mode=settings.clock,
         control_token=control_token_for(settings),
         source=source,

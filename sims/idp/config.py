@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sims.core.names import group_names
 from sims.core.worldfile import Strict
 from sims.idp.provisioning import ProvisioningConfig
 
@@ -116,6 +117,12 @@ class GenerateUsers(Strict):
     seed: int = 0
     domain: str = "example.com"
     roles: list[str] = Field(default_factory=list, description="generated users are spread over these")
+    groups: int = Field(
+        default=0, ge=0, le=100_000, description='also spread them over this many roles "Group 0001", ...'
+    )
+
+    def group_names(self) -> list[str]:
+        return group_names(self.groups)
 
 
 BrokenMode = Literal[
@@ -262,7 +269,9 @@ class DirectoryConfig(Strict):
         ids = [a.id for a in self.web_apps]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate web app id")
-        roles = {r.name for r in self.roles} | set(self.generate.roles if self.generate else [])
+        roles = {r.name for r in self.roles}
+        if self.generate:
+            roles |= set(self.generate.roles) | set(self.generate.group_names())
         for app in self.web_apps:
             for r in app.roles:
                 if r not in roles:

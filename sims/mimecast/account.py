@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sims.core import progress
 from sims.core.ratelimit import Limit, RateLimiter
 from sims.mimecast.config import MAX_SHARING_CONFIGS, MimecastAccount, ThreatSharingConfig
 from sims.mimecast.events import EventBook
@@ -33,7 +34,9 @@ class Account:
         self.sharing: dict[str, ThreatShare] = {}
         self.generator_enabled = cfg.generator.enabled
         if self.generator_enabled:
-            self.events.generate_until(self.env.clock.now())
+            self.events.generate_until(
+                self.env.clock.now(), progress.current(), label=f"mimecast {cfg.account_code}"
+            )
         for share in cfg.threat_sharing:
             self.add_sharing(share)
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from faker import Faker
 
+from sims.core.progress import NULL, Progress
 from sims.mimecast.config import GeneratorConfig
 
 CLEAN_SITES = [
@@ -157,8 +158,9 @@ class EventBook:
         u = _rng(self.seed, f"gap:{stream}", index).random()
         return -math.log(1.0 - u) * 3600.0 / per_hour
 
-    def generate_until(self, now: float) -> int:
-        """Append generated events up to ``now`` (bounded catch-up after a long jump)."""
+    def generate_until(self, now: float, progress: Progress = NULL, label: str = "mimecast") -> int:
+        """Append generated events up to ``now`` (bounded catch-up after a long jump). ``progress``
+        gets one task per stream whose total is the expected count (the real one at the end)."""
         made = 0
         cfg = self.config
         for stream, rate in (
@@ -170,13 +172,21 @@ class EventBook:
             last = stream.times[-1] if stream.times else now - cfg.history_hours * 3600
             if now - last > cfg.max_catch_up_hours * 3600:
                 last = now - cfg.max_catch_up_hours * 3600
+            task = progress.task(f"{label}: {stream.name}", max(0, round((now - last) / 3600 * rate)))
+            times, gap, name, step = stream.times, self._gap, stream.name, 0
             while True:
-                ts = last + self._gap(stream.name, len(stream.times), rate)
+                ts = last + gap(name, len(times), rate)
                 if ts > now:
                     break
-                stream.times.append(round(ts, 3))
+                times.append(round(ts, 3))
                 last = ts
                 made += 1
+                step += 1
+                if step == 10_000:
+                    task.advance(step)
+                    step = 0
+            task.advance(step)
+            task.close()
         return made
 
     def is_malicious_click(self, index: int) -> bool:

@@ -76,6 +76,15 @@ class ZiaUser(Strict):
     groups: list[str] = Field(default_factory=list)
 
 
+class GenerateZiaUsers(Strict):
+    """Bulk users for big worlds: seeded names, departments and groups ("Group 0001", ...)."""
+
+    count: int = Field(ge=0, le=1_000_000)
+    seed: int = 0
+    domain: str = "example.com"
+    groups: int = Field(default=0, ge=0, le=100_000, description="users are spread over this many groups")
+
+
 class SpCertificateConfig(Strict):
     """A request-signing certificate of the SP (Sign SAML Request > Request Signing SAML Certificate)."""
 
@@ -190,6 +199,7 @@ class ZiaTenantConfig(Strict):
     authorization_servers: list[AuthorizationServerRef] = Field(default_factory=list)
     oneapi: OneApiConfig | None = None
     users: list[ZiaUser] = Field(default_factory=list)
+    generate_users: GenerateZiaUsers | None = None
     time_windows: list[TimeWindow] = Field(default_factory=list)
     settings: ZiaSettings = Field(default_factory=ZiaSettings)
     identity_providers: list[IdentityProviderConfig] = Field(default_factory=list)

@@ -3,9 +3,14 @@ SAML auto-provisioning writes here too (``upsert``); SCIM will."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass, field
 
-from sims.zia.config import ZiaUser
+from sims.core import progress
+from sims.core.names import group_names, person_names, unique_logins
+from sims.zia.config import GenerateZiaUsers, ZiaUser
+
+DEPARTMENTS = ["Sales", "Engineering", "Finance", "Marketing", "IT", "Legal", "Support", "Operations"]
 
 
 @dataclass
@@ -57,6 +62,29 @@ class People:
         )
         self.users[user.id] = user
         return user
+
+    def generate(self, gen: GenerateZiaUsers) -> None:
+        """Bulk users after the configured ones: seeded names, departments spread at random, user
+        ``i`` in group ``i mod groups``; ids follow on from the configured users (deterministic)."""
+        rng = random.Random(f"zia-people:{gen.seed}")
+        gids = [self.group_id(g) for g in group_names(gen.groups)]
+        dids = [self.department_id(d) for d in DEPARTMENTS]
+        taken = {u.name for u in self.users.values()}
+        task = progress.current().task(f"zia {gen.domain}: users", gen.count)
+        chunk = 10_000
+        for start in range(0, gen.count, chunk):
+            n = min(chunk, gen.count - start)
+            names = person_names(rng, n)
+            logins = unique_logins(names, gen.domain, taken=taken)
+            depts = rng.choices(dids, k=n)
+            for i, ((first, last), login) in enumerate(zip(names, logins, strict=True)):
+                made = start + i
+                uid = self._id("user")
+                groups = [gids[made % len(gids)]] if gids else []
+                self.users[uid] = User(uid, login, login, f"{first} {last}", depts[i], groups)
+                taken.add(login)
+            task.advance(n)
+        task.close()
 
     def upsert(
         self,

@@ -121,6 +121,8 @@ class Tenant:
         self.people = People()
         for user in cfg.users:
             self.people.add(user)
+        if cfg.generate_users:
+            self.people.generate(cfg.generate_users)
         self.time_windows: dict[int, TimeWindow] = {50_000_001 + i: w for i, w in enumerate(cfg.time_windows)}
         self.rate.clear()
         self.token_cache: dict[str, tuple] = {}
