@@ -55,5 +55,29 @@ class Metrics:
         self.requests.labels(sim, method, route, str(status or 0)).inc()
         self.latency.labels(sim, route).observe(seconds)
 
+    def add_source(self, source) -> None:
+        """A sim's own figures, read at scrape time: ``source()`` yields (name, help, labels, value)
+        counters (e.g. threat sharing's shares and errors), so sims need no metrics code of their own."""
+        self.registry.register(_SourceCollector(source))
+
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _SourceCollector:
+    def __init__(self, source) -> None:
+        self.source = source
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        families: dict[str, CounterMetricFamily] = {}
+        for name, help_text, labels, value in self.source():
+            family = families.get(name)
+            if family is None:
+                family = families[name] = CounterMetricFamily(name, help_text, labels=list(labels))
+            family.add_metric(list(labels.values()), value)
+        yield from families.values()
+
+    def describe(self):
+        return []

@@ -53,6 +53,9 @@ class Runtime:
             self.sims[name] = sim
         for sim in self.sims.values():
             sim.schedule_jobs()
+            source = getattr(sim, "metrics", None)
+            if callable(source):  # a sim's own figures (threat sharing) join /metrics
+                self.metrics.add_source(source)
         self.serving: dict[str, bool] = dict.fromkeys(self.sims, False)
 
     def _start_clock(self) -> None:

@@ -116,6 +116,21 @@ class MimecastSim(Sim, SharingEnv):
                     count += 1
         return count
 
+    def metrics(self):
+        """Threat sharing figures for ``/metrics``: shares and errors per configuration."""
+        for account in self.accounts.values():
+            for share in account.sharing.values():
+                labels = {"account": account.code, "configuration": share.config.name}
+                s = share.state
+                yield "sims_threat_sharing_shared", "Threats pushed into ZIA", labels, s.shared_count
+                for kind in ("temporary", "permanent"):
+                    yield (
+                        "sims_threat_sharing_errors",
+                        "Failed threat sharing runs",
+                        {**labels, "kind": kind},
+                        getattr(s, f"{kind}_errors"),
+                    )
+
     # -- jobs ------------------------------------------------------------------------------------
     def schedule_jobs(self) -> None:
         self._jobs.clear()

@@ -87,6 +87,8 @@ class ShareState:
     next_run: float | None = None
     saved_at: float = 0.0
     emails_sent: int = 0
+    temporary_errors: int = 0
+    permanent_errors: int = 0
 
     def export(self) -> dict:
         out = dict(vars(self))
@@ -162,12 +164,14 @@ class ThreatShare:
             self._apply_age_limit(now)
             await self._share(now)
         except Temporary as err:
+            s.temporary_errors += 1
             s.status = "temporary_error"
             s.last_error, s.last_error_at = str(err), now
             delay = BACKOFF[min(s.attempts, len(BACKOFF) - 1)]
             s.attempts += 1
             s.next_run = now + max(delay, err.retry_after or 0)
         except Permanent as err:
+            s.permanent_errors += 1
             s.status = "permanent_error"
             s.last_error, s.last_error_at, s.next_run = str(err), now, None
             self._notify(f"Zscaler threat sharing '{self.config.name}' stopped: permanent error", str(err))

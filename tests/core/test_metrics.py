@@ -97,3 +97,26 @@ def test_metrics_need_the_control_token_when_one_is_set() -> None:
 def test_ids_are_collapsed_in_unrouted_paths() -> None:
     assert collapse_ids("/api/v1/urlCategories/CUSTOM_01") == "/api/v1/urlCategories/{id}"
     assert collapse_ids("/x/6f1c7a0e-3b2d-4c5e-9a8f-0d1e2f3a4b5c/y/42") == "/x/{id}/y/{id}"
+
+
+def test_threat_sharing_shares_and_errors_are_exposed(sims):
+    config = {
+        "name": "Metrics share",
+        "zscaler_cloud": "zscloud.net",
+        "token_endpoint": "idp:okta",
+        "client_id": "mimecast-threat-share",
+        "client_secret": "okta-mimecast-secret-3173833",
+        "scope": "zscloud.net::3173833::Mimecast_Threat_Share",
+        "sources": {"malicious_urls": True, "malicious_domains": False},
+    }
+    sims.control.post("/sims/mimecast/accounts/CUSA3173833/threat-sharing", config)
+    sims.control.faults.add(sim="zia", method="GET", path="/api/v1/urlCategories", status=503, count=1)
+    sims.control.clock.advance(60)  # one temporary error, then the retry after 30 s shares
+    text = sims.control.http.get("/metrics").text
+    labels = 'account="CUSA3173833",configuration="Metrics share"'
+    shared = next(
+        line for line in text.splitlines() if line.startswith(f"sims_threat_sharing_shared_total{{{labels}}}")
+    )
+    assert float(shared.rsplit(" ", 1)[1]) > 0
+    assert f'sims_threat_sharing_errors_total{{{labels},kind="temporary"}} 1.0' in text
+    assert f'sims_threat_sharing_errors_total{{{labels},kind="permanent"}} 0.0' in text
