@@ -133,11 +133,17 @@ def test_the_guide_end_to_end(sims, fresh):
     )
 
 
-def test_preview_mode_changes_nothing(sims, fresh):
-    c = sims.control
+def scim_with_saml(c) -> dict:
+    """SCIM enabled on the CyberArk IdP and SAML activated: the state Verify needs."""
     scim = c.http.put(f"/sims/zia/tenants/{ORG}/idps/1/scim", json={"enabled": True}).json()
     c.http.put(f"/sims/zia/tenants/{ORG}/authentication-profile", json={"authentication_type": "SAML"})
     c.post(f"/sims/zia/tenants/{ORG}/activate")
+    return scim
+
+
+def test_preview_mode_changes_nothing(sims, fresh):
+    c = sims.control
+    scim = scim_with_saml(c)
     c.http.put(
         PROV,
         json={
@@ -156,9 +162,7 @@ def test_preview_mode_changes_nothing(sims, fresh):
 
 def test_daily_sync_at_the_chosen_hour(sims, fresh):
     c = sims.control
-    scim = c.http.put(f"/sims/zia/tenants/{ORG}/idps/1/scim", json={"enabled": True}).json()
-    c.http.put(f"/sims/zia/tenants/{ORG}/authentication-profile", json={"authentication_type": "SAML"})
-    c.post(f"/sims/zia/tenants/{ORG}/activate")
+    scim = scim_with_saml(c)
     c.http.put(
         PROV,
         json={
