@@ -26,6 +26,7 @@ ENV = {
     "only": "SIMS_ONLY",
     "clock": "SIMS_CLOCK",
     "control_token": "SIMS_CONTROL_TOKEN",
+    "state": "SIMS_STATE",
     "log_level": "SIMS_LOG_LEVEL",
     "log_format": "SIMS_LOG_FORMAT",
     "json": "SIMS_JSON",
@@ -108,6 +109,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         only=[s.strip() for s in only.split(",") if s.strip()] if only else None,
         clock=args.clock,
         control_token=args.control_token,
+        state_dir=getattr(args, "state", None),
         log_level=getattr(args, "log_level", "warning"),
         progress="auto",  # bars on stderr while a big world generates its data
     )
@@ -224,6 +226,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state",
+        default=os.environ.get(ENV["state"]),
+        metavar="DIR",
+        help="keep the world's state in DIR (SQLite): a restart resumes where it stopped, and every "
+        "acknowledged change survives a crash [SIMS_STATE]",
+    )
     p.add_argument(
         "--json",
         action="store_true",

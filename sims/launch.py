@@ -11,6 +11,7 @@ from typing import Literal
 
 from sims import registry
 from sims.core import progress as progress_mod
+from sims.core.durable import StateDirError, open_state
 from sims.core.progress import Progress
 from sims.core.runtime import Runtime
 from sims.core.serve import WorldServer, bind
@@ -31,6 +32,7 @@ class Settings:
     only: list[str] | None = None
     clock: Literal["real", "frozen"] | None = None
     control_token: str | None = None
+    state_dir: str | None = None  # sims up --state: resume from and commit every change to this directory
     log_level: str = "warning"
     # bulk-generation progress: None = none, "auto" = bars on stderr when it is a terminal or the
     # world generates >= 10,000 items (the CLI), or any object with task(name, total)
@@ -157,4 +159,11 @@ def open_world(settings: Settings) -> WorldServer:
         control_token=control_token_for(settings),
         source=source,
     )
+    if settings.state_dir:
+        try:
+            runtime.persister = open_state(runtime, settings.state_dir)
+        except StateDirError as err:
+            for s in sockets.values():
+                s.close()
+            raise SettingsError(str(err)) from None
     return WorldServer(runtime, sockets, log_level=settings.log_level)

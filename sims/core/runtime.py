@@ -14,6 +14,7 @@ from sims.core.metrics import Metrics
 from sims.core.sim import Sim, SimContext
 
 if TYPE_CHECKING:
+    from sims.core.durable import Persister
     from sims.world import World
 
 log = logging.getLogger("sims.runtime")
@@ -57,6 +58,7 @@ class Runtime:
             if callable(source):  # a sim's own figures (threat sharing) join /metrics
                 self.metrics.add_source(source)
         self.serving: dict[str, bool] = dict.fromkeys(self.sims, False)
+        self.persister: Persister | None = None  # set by `sims up --state DIR` (sims.core.durable)
 
     def _start_clock(self) -> None:
         start = self.world.clock.start

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import uvicorn
 
 from sims.core.control_plane import build_control_app
+from sims.core.durable import DurableAck
 from sims.core.runtime import Runtime
 
 log = logging.getLogger("sims.serve")
@@ -75,6 +76,8 @@ class WorldServer:
         http = _http_impl()
         for name in sockets:
             app = build_control_app(runtime) if name == "control" else runtime.app(name)
+            if runtime.persister is not None:  # acknowledge a change only once it is on disk
+                app = DurableAck(app, runtime.persister)
             config = uvicorn.Config(
                 app,
                 log_level=log_level,
@@ -98,7 +101,9 @@ class WorldServer:
         # Wall-clock sleep is right here: this loop *drives* the simulated clock in real mode.
         while not self._stopping.is_set():
             if not self.runtime.clock.frozen:
-                await self.runtime.clock.run_due_async()
+                ran = await self.runtime.clock.run_due_async()
+                if ran and self.runtime.persister is not None:
+                    self.runtime.persister.request()  # jobs change state too; nobody waits for it
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), TICK_SECONDS)
 
@@ -138,6 +143,8 @@ class WorldServer:
             watcher.cancel()
             for sock in self.sockets.values():
                 sock.close()
+            if self.runtime.persister is not None:
+                await self.runtime.persister.close()
 
     def request_stop(self) -> None:
         if self._loop and self._stopping:

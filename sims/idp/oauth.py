@@ -24,6 +24,7 @@ from jwt.utils import base64url_encode
 from sims.core.clock import SimClock
 from sims.core.keyring import KeyRing
 from sims.core.keys import private_pem, public_pem, rsa_key
+from sims.core.seeded import export_rng, load_rng
 from sims.idp.config import AuthorizationServerConfig, OAuthClientConfig
 from sims.idp.errors import TokenError
 
@@ -170,6 +171,7 @@ class AuthorizationServer:
             "keys": self.keys.export(),
             "clients": {cid: c.export() for cid, c in self.clients.items()},
             "issued": self.issued,
+            "rng": export_rng(self._rng),  # jti and code values must not repeat after a restore
         }
 
     def load(self, state: dict) -> None:
@@ -181,6 +183,7 @@ class AuthorizationServer:
             client.secrets = [ClientSecret(**s) for s in cstate["secrets"]]
             client.seen_assertions = {k: float(v) for k, v in cstate.get("seen_assertions", {}).items()}
         self.issued = int(state.get("issued", 0))
+        load_rng(self._rng, state.get("rng"))
 
     # -- URLs ------------------------------------------------------------------------------------
     def url(self, kind: str) -> str:

@@ -9,6 +9,7 @@ import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from sims.core.seeded import export_rng, load_rng
 from sims.mimecast.config import MimecastAccount
 from sims.mimecast.errors import GatewayError, gateway, hmac_failure
 
@@ -33,6 +34,16 @@ class TokenBook:
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(f"mimecast-tokens:{seed}")
         self.tokens: dict[str, Token] = {}
+
+    def export(self) -> dict:
+        return {
+            "tokens": {k: [t.account, t.expires_at] for k, t in self.tokens.items()},
+            "rng": export_rng(self._rng),  # token values must not repeat after a restore
+        }
+
+    def load(self, state: dict) -> None:
+        self.tokens = {k: Token(str(a), float(e)) for k, (a, e) in state["tokens"].items()}
+        load_rng(self._rng, state["rng"])
 
     def issue(self, account: MimecastAccount, now: float) -> dict:
         self.tokens = {k: t for k, t in self.tokens.items() if t.expires_at > now - 86400}  # bounded

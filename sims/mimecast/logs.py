@@ -45,6 +45,15 @@ class Tokens:
         # them would let anyone mint valid tokens. Tokens do not need to outlive the process.
         self._key = hashlib.sha256(f"mimecast-page-token:{seed}:".encode() + secrets.token_bytes(16)).digest()
 
+    def export(self) -> str:
+        return self._key.hex()  # page tokens handed out before a restart stay valid after it
+
+    def load(self, key_hex: str) -> None:
+        key = bytes.fromhex(key_hex)
+        if len(key) != 32:
+            raise ValueError("page token key must be 32 bytes")
+        self._key = key
+
     def encode(self, query: dict) -> str:
         payload = json.dumps(query, separators=(",", ":"), sort_keys=True).encode()
         mac = hmac.new(self._key, payload, hashlib.sha256).digest()[:12]

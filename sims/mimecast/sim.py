@@ -174,13 +174,21 @@ class MimecastSim(Sim, SharingEnv):
             account.reset()
 
     def export_state(self) -> dict:
-        return {"accounts": {code: a.export() for code, a in self.accounts.items()}}
+        return {
+            "accounts": {code: a.export() for code, a in self.accounts.items()},
+            "tokens": self.tokens.export(),
+            "page_token_key": self.page_tokens.export(),
+        }
 
     def import_state(self, state: dict) -> None:
         for code, astate in state.get("accounts", {}).items():
             if code not in self.accounts:
                 raise ValueError(f"state names Mimecast account {code}, which the world does not have")
             self.accounts[code].load(astate)
+        if "tokens" in state:
+            self.tokens.load(state["tokens"])
+        if "page_token_key" in state:
+            self.page_tokens.load(state["page_token_key"])
 
     # -- HTTP ------------------------------------------------------------------------------------
     def build_app(self) -> FastAPI:

@@ -8,6 +8,7 @@ import json
 import httpx
 from fastapi import APIRouter, FastAPI
 
+from sims.core.seeded import export_rng, load_rng
 from sims.core.sim import Sim
 from sims.zia.auth import SCOPE, BearerVerifier
 from sims.zia.errors import ZiaError
@@ -259,6 +260,7 @@ def _export_tenant(t: Tenant) -> dict:
         "dirty": t.dirty,
         "edit_lock_until": t.edit_lock_until,
         "sessions": [vars(s) for s in t.sessions.values()],
+        "rng": export_rng(t.rng),  # session ids must not repeat after a restore
         "authorization_servers": [
             {
                 "config": s.config.model_dump(),
@@ -299,6 +301,7 @@ def _import_tenant(t: Tenant, state: dict) -> None:
     t.dirty = bool(state["dirty"])
     t.edit_lock_until = float(state["edit_lock_until"])
     t.sessions = {s["id"]: Session(**s) for s in state["sessions"]}
+    load_rng(t.rng, state.get("rng"))
     servers = []
     for s in state["authorization_servers"]:
         server = t._server(AuthorizationServerRef.model_validate(s["config"]))
