@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Literal
 
 from sims.core.clock import SimClock
+from sims.core.durable import DurableAck
 from sims.core.faults import FaultEngine
 from sims.core.http import SimHTTP
 from sims.core.journal import Journal
@@ -70,8 +71,11 @@ class Runtime:
     def app(self, name: str):
         """The ASGI app of sim ``name``, wrapped in the shared HTTP layer."""
         sim = self.sims[name]
+        app = sim.build_app()
+        if self.persister is not None:  # inside SimHTTP, which needs the server's own `send` (drops)
+            app = DurableAck(app, self.persister)
         return SimHTTP(
-            sim.build_app(),
+            app,
             sim,
             clock=self.clock,
             journal=self.journal,

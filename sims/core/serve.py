@@ -75,9 +75,12 @@ class WorldServer:
         self.servers: dict[str, _Server] = {}
         http = _http_impl()
         for name in sockets:
-            app = build_control_app(runtime) if name == "control" else runtime.app(name)
-            if runtime.persister is not None:  # acknowledge a change only once it is on disk
-                app = DurableAck(app, runtime.persister)
+            if name == "control":
+                app = build_control_app(runtime)
+                if runtime.persister is not None:  # acknowledge a change only once it is on disk
+                    app = DurableAck(app, runtime.persister)
+            else:
+                app = runtime.app(name)
             config = uvicorn.Config(
                 app,
                 log_level=log_level,

@@ -203,6 +203,11 @@ def test_restart_resumes_clock_faults_and_mailbox(tmp_path):
         proc = start(state, base)
         after = httpx.get(f"{control}/state").json()
         assert after == before
+        # faults still act in the HTTP layer around the durable one: a drop really drops
+        rule = {"sim": "zia", "path": "/api/v1/status", "action": "drop", "count": 1}
+        httpx.post(f"{control}/faults", json=rule).raise_for_status()
+        with pytest.raises(httpx.TransportError):
+            httpx.post(f"http://127.0.0.1:{base + 2}/api/v1/status")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
