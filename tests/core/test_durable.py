@@ -213,6 +213,15 @@ def test_restart_resumes_clock_faults_and_mailbox(tmp_path):
         proc.wait(10)
 
 
+def refused_up(*args: str) -> subprocess.CompletedProcess:
+    """``sims up`` that must refuse to start (exit status 2, the reason on stderr)."""
+    run = subprocess.run(
+        sims_command("up", *args), capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60
+    )
+    assert run.returncode == 2, run.stderr
+    return run
+
+
 def test_state_of_another_world_is_refused(tmp_path):
     state = tmp_path / "state"
     world = tmp_path / "other.yaml"
@@ -221,15 +230,7 @@ def test_state_of_another_world_is_refused(tmp_path):
     proc = start(state, base)
     proc.send_signal(signal.SIGTERM)
     proc.wait(10)
-    run = subprocess.run(
-        sims_command("up", "--state", str(state), "--world", str(world), "--base-port", str(base)),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=clean_env(),
-        timeout=60,
-    )
-    assert run.returncode == 2
+    run = refused_up("--state", str(state), "--world", str(world), "--base-port", str(base))
     assert "holds the state of world 'default' loaded from a different world file" in run.stderr
     assert StateStore(state).load().world == "default"  # and the saved state is untouched
 
@@ -237,15 +238,7 @@ def test_state_of_another_world_is_refused(tmp_path):
 def test_unusable_state_directory_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    run = subprocess.run(
-        sims_command("up", "--state", str(blocker / "state"), "--base-port", str(free_base_port())),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=clean_env(),
-        timeout=60,
-    )
-    assert run.returncode == 2
+    run = refused_up("--state", str(blocker / "state"), "--base-port", str(free_base_port()))
     assert run.stderr.startswith(f"sims: cannot use {blocker / 'state'} as the state directory")
 
 

@@ -32,6 +32,20 @@ CHECKS = [
 ]
 
 
+def bounded(examples: int, **extra: int) -> settings:
+    """Hypothesis settings for CI: a fixed number of examples, the same ones every run, no deadline
+    (a slow machine is not a failure) and no example database (nothing carried between runs)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        **extra,
+    )
+
+
 @cache
 def published(name: str) -> dict:
     """The document sim ``name`` (or ``control``) publishes at /openapi.json, for the default world."""
@@ -69,14 +83,7 @@ def fuzz(
     """
 
     @given(case=operation.as_strategy())
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
+    @bounded(examples)
     def run(case) -> None:
         extra = headers() if headers else None
         case.call_and_validate(
@@ -123,14 +130,4 @@ def fuzz_stateful(
                 response, checks=CHECKS, excluded_checks=excluded_checks or [], transport_kwargs=kwargs
             )
 
-    Machine.run(
-        settings=settings(
-            max_examples=scenarios,
-            stateful_step_count=steps,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-            print_blob=False,
-        )
-    )
+    Machine.run(settings=bounded(scenarios, stateful_step_count=steps))
